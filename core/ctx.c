@@ -1,0 +1,175 @@
+/* Context: store location, backend search path, registry. */
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rb_ctx.h"
+#include "rb_error.h"
+#include "rb_fs.h"
+#include "rb_log.h"
+
+static int push_dir(rb_ctx *ctx, const char *dir)
+{
+    if (!dir || !*dir)
+        return 0;
+    char **n = realloc(ctx->plugin_dirs, (ctx->plugin_dir_count + 1) * sizeof *n);
+    if (!n)
+        return rb_error_set(RB_ENOMEM, RB_ERRCLASS_NOMEMORY, "out of memory");
+    ctx->plugin_dirs = n;
+    n[ctx->plugin_dir_count] = strdup(dir);
+    if (!n[ctx->plugin_dir_count])
+        return rb_error_set(RB_ENOMEM, RB_ERRCLASS_NOMEMORY, "out of memory");
+    ctx->plugin_dir_count++;
+    return 0;
+}
+
+/* The installed backends live beside the binary's prefix
+ * (<prefix>/bin/rbhost, <prefix>/<libdir>/rbhost/plugins), so an install
+ * can be moved and the build tree works the same way. */
+static int push_default_dir(rb_ctx *ctx)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return 0;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return 0;
+    *slash = '\0';
+    slash = strrchr(exe, '/');
+    if (!slash)
+        return 0;
+    *slash = '\0';
+    char dir[PATH_MAX + 64];
+    snprintf(dir, sizeof dir, "%s/%s", exe[0] ? exe : "/", RB_PLUGIN_RELDIR);
+    return push_dir(ctx, dir);
+}
+
+static char *cache_path(void)
+{
+    const char *env = getenv("RBHOST_CACHE_DIR");
+    char buf[PATH_MAX];
+    if (env && *env)
+        snprintf(buf, sizeof buf, "%s/plugins.json", env);
+    else if (geteuid() == 0)
+        snprintf(buf, sizeof buf, "/var/cache/rbhost/plugins.json");
+    else if ((env = getenv("XDG_CACHE_HOME")) && *env)
+        snprintf(buf, sizeof buf, "%s/rbhost/plugins.json", env);
+    else if ((env = getenv("HOME")) && *env)
+        snprintf(buf, sizeof buf, "%s/.cache/rbhost/plugins.json", env);
+    else
+        return NULL;
+    return strdup(buf);
+}
+
+int rb_ctx_new(rb_ctx **out, const rb_ctx_options *opts)
+{
+    rb_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx)
+        return rb_error_set(RB_ENOMEM, RB_ERRCLASS_NOMEMORY, "out of memory");
+    rb_log_set_verbosity(opts->verbosity);
+    ctx->progress = opts->progress && opts->verbosity >= 0;
+    ctx->progress_tty = isatty(2);
+    ctx->command = strdup(opts->command ? opts->command : "rbhost");
+    const char *store = opts->store;
+    if (!store || !*store)
+        store = getenv("RBHOST_STORE");
+    ctx->store_location = store && *store ? strdup(store) : rb_store_default_location();
+    int rc = ctx->store_location && ctx->command
+                 ? 0
+                 : rb_error_set(RB_ENOMEM, RB_ERRCLASS_NOMEMORY, "out of memory");
+    for (size_t i = 0; rc == 0 && i < opts->plugin_dir_count; i++)
+        rc = push_dir(ctx, opts->plugin_dirs[i]);
+    const char *env = getenv("RBHOST_PLUGIN_PATH");
+    if (rc == 0 && env) {
+        char *copy = strdup(env), *save = NULL;
+        for (char *tok = copy ? strtok_r(copy, ":", &save) : NULL; tok && rc == 0;
+             tok = strtok_r(NULL, ":", &save))
+            rc = push_dir(ctx, tok);
+        free(copy);
+    }
+    if (rc == 0)
+        rc = push_default_dir(ctx);
+    if (rc) {
+        rb_ctx_free(ctx);
+        return rc;
+    }
+    *out = ctx;
+    return 0;
+}
+
+void rb_ctx_free(rb_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    if (ctx->registry_ready) {
+        rb_registry_save_cache(&ctx->registry);
+        rb_registry_free(&ctx->registry);
+    }
+    if (ctx->store)
+        rb_store_close(ctx->store);
+    for (size_t i = 0; i < ctx->plugin_dir_count; i++)
+        free(ctx->plugin_dirs[i]);
+    free(ctx->plugin_dirs);
+    free(ctx->store_location);
+    free(ctx->command);
+    free(ctx);
+}
+
+const char *rb_ctx_store_location(rb_ctx *ctx)
+{
+    return ctx->store_location;
+}
+
+void rb_ctx_cancel(rb_ctx *ctx)
+{
+    atomic_store(&ctx->cancel, 1);
+}
+
+int rb_ctx_store(rb_ctx *ctx, int create, rb_store_lock_mode mode, rb_store **out)
+{
+    if (!ctx->store) {
+        int rc = rb_store_open(&ctx->store, ctx->store_location, create ? RB_STORE_CREATE : 0);
+        if (rc)
+            return rc;
+        rc = rb_store_lock(ctx->store, mode, ctx->command, 0);
+        if (rc) {
+            rb_store_close(ctx->store);
+            ctx->store = NULL;
+            return rc;
+        }
+    }
+    *out = ctx->store;
+    return 0;
+}
+
+rb_registry *rb_ctx_registry(rb_ctx *ctx)
+{
+    if (!ctx->registry_ready) {
+        char *cache = cache_path();
+        if (rb_registry_scan(&ctx->registry, (const char *const *)ctx->plugin_dirs,
+                             ctx->plugin_dir_count, cache) < 0)
+            rb_log(RB_LOG_WARN, "backend discovery: %s", rb_error_last()->message);
+        free(cache);
+        ctx->registry_ready = 1;
+    }
+    return &ctx->registry;
+}
+
+int rb_ctx_backend(rb_ctx *ctx, const char *type, rb_plugin_entry **out)
+{
+    rb_registry *reg = rb_ctx_registry(ctx);
+    rb_plugin_entry *e;
+    int rc = rb_registry_find(reg, type, &e);
+    if (rc)
+        return rc;
+    rc = rb_registry_load(reg, e);
+    if (rc)
+        return rc;
+    *out = e;
+    return 0;
+}

@@ -1,0 +1,41 @@
+/* Targets: the units snapshots and rollbacks are made of, and running one
+ * backend operation on one of them. */
+#ifndef RB_TARGET_H
+#define RB_TARGET_H
+
+#include <cjson/cJSON.h>
+
+#include "rb_ctx.h"
+#include "rb_op.h"
+
+/* The targets of a snapshot document, as a new array of
+ * {name, type, config, metadata, status} (a single-target document gives
+ * one, named after its type). */
+cJSON *rb_doc_targets(const cJSON *doc);
+
+/* Snapshots one target into `txn`; *target_doc gets
+ * {name, type, created_at, config (redacted), status, metadata}. */
+int rb_target_snapshot(rb_ctx *ctx, rb_store *store, rb_store_txn *txn, const char *snapshot_id,
+                       const char *name, const char *type, const cJSON *config,
+                       unsigned int flags, const char *rollback_id, cJSON **target_doc);
+
+typedef enum rb_target_action {
+    RB_ACTION_RESTORE,
+    RB_ACTION_VERIFY,
+    RB_ACTION_PLAN,
+    RB_ACTION_DESTROY,
+} rb_target_action;
+
+/* Runs one operation on a recorded target (an element of rb_doc_targets).
+ * *result gets what the backend reported (also on failure). For restore,
+ * `safety` (may be NULL) is the object a RESTORE_KEEPS_SAFETY backend
+ * fills. Returns the backend's code, with the error message prefixed by
+ * the target. */
+int rb_target_run(rb_ctx *ctx, rb_store *store, const cJSON *target, const char *snapshot_id,
+                  rb_target_action action, unsigned int flags, const char *rollback_id,
+                  const char *restore_to, cJSON *safety, cJSON **result);
+
+/* Seconds since the epoch. */
+long long rb_now(void);
+
+#endif

@@ -1,0 +1,383 @@
+/* execute-rollback: safety snapshot, restore, verify, validation tests,
+ * and the record in seed 001's history schema. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rb_checks.h"
+#include "rb_core.h"
+#include "rb_error.h"
+#include "rb_log.h"
+#include "rb_progress.h"
+#include "rb_target.h"
+
+static void rollback_id_make(char *buf, size_t len)
+{
+    unsigned char rnd[3] = {0};
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (f) {
+        if (fread(rnd, 1, sizeof rnd, f) != sizeof rnd)
+            memset(rnd, 0, sizeof rnd);
+        fclose(f);
+    }
+    snprintf(buf, len, "rollback_%lld_%02x%02x%02x", rb_now(), rnd[0], rnd[1], rnd[2]);
+}
+
+static cJSON *detail(const char *action, const char *target, const char *status)
+{
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "action", action);
+    if (target)
+        cJSON_AddStringToObject(d, "target", target);
+    cJSON *r = cJSON_AddObjectToObject(d, "result");
+    cJSON_AddStringToObject(r, "status", status);
+    cJSON_AddNumberToObject(d, "timestamp", (double)rb_now());
+    return d;
+}
+
+static void set_string(cJSON *obj, const char *key, const char *value)
+{
+    cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
+    cJSON_AddStringToObject(obj, key, value);
+}
+
+/* The host's view of the error wins over anything a backend put under the
+ * same keys in its result. */
+static void add_error(cJSON *obj)
+{
+    const rb_error_info *e = rb_error_last();
+    set_string(obj, "error", e->message);
+    set_string(obj, "error_class", rb_error_class_name(e->klass));
+    set_string(obj, "error_code", rb_error_code_name(e->code));
+}
+
+static const char *tname(const cJSON *t)
+{
+    return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "name"));
+}
+
+static const char *ttype(const cJSON *t)
+{
+    return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "type"));
+}
+
+/* The repository a git_commit validation test checks when it names none:
+ * the snapshot's own git_commit target, if it has exactly that. */
+static const char *default_repo(const cJSON *targets)
+{
+    const cJSON *t;
+    cJSON_ArrayForEach(t, targets)
+    {
+        if (ttype(t) && !strcmp(ttype(t), "git_commit"))
+            return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+                cJSON_GetObjectItemCaseSensitive(t, "config"), "repo_path"));
+    }
+    return NULL;
+}
+
+static int dry_run(rb_ctx *ctx, rb_store *store, const char *id, const cJSON *targets,
+                   const cJSON *tests, const rb_rollback_options *opts, cJSON **response)
+{
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "status", "success");
+    cJSON_AddBoolToObject(r, "dry_run", 1);
+    cJSON_AddStringToObject(r, "snapshot_id", id);
+    cJSON_AddBoolToObject(r, "safety_snapshot",
+                          !(opts->flags & RB_ROLLBACK_NO_SAFETY) && !opts->restore_to);
+    cJSON *list = cJSON_AddArrayToObject(r, "targets");
+    int rc = 0;
+    for (int i = cJSON_GetArraySize(targets) - 1; i >= 0; i--) {
+        const cJSON *t = cJSON_GetArrayItem(targets, i);
+        cJSON *plan = NULL;
+        int prc = rb_target_run(ctx, store, t, id, RB_ACTION_PLAN,
+                                (opts->flags & RB_ROLLBACK_FORCE) ? RB_OP_FORCE : 0, NULL,
+                                opts->restore_to, NULL, &plan);
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "name", tname(t));
+        cJSON_AddStringToObject(e, "type", ttype(t));
+        if (prc) {
+            add_error(e);
+            rc = rc ? rc : prc;
+        }
+        cJSON_AddItemToObject(e, "plan", plan ? plan : cJSON_CreateObject());
+        cJSON_AddItemToArray(list, e);
+    }
+    cJSON_AddItemToObject(r, "validation", cJSON_Duplicate(tests, 1));
+    if (rc)
+        cJSON_ReplaceItemInObjectCaseSensitive(r, "status", cJSON_CreateString("failed"));
+    *response = r;
+    return rc;
+}
+
+/* Takes the safety snapshot of every target whose backend does not keep
+ * the replaced state itself, and records those that do as pending: they
+ * fill their entry during restore. */
+static int take_safety(rb_ctx *ctx, rb_store *store, const char *safety_id,
+                       const char *rollback_id, const char *snapshot_id, const cJSON *targets,
+                       cJSON **doc_out)
+{
+    rb_store_txn *txn;
+    int rc = rb_store_txn_begin(store, &txn);
+    if (rc)
+        return rc;
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "id", safety_id);
+    cJSON_AddStringToObject(doc, "type", "set");
+    cJSON_AddNumberToObject(doc, "created_at", (double)rb_now());
+    cJSON_AddItemToObject(doc, "config", cJSON_CreateObject());
+    cJSON_AddStringToObject(doc, "status", "created");
+    cJSON *meta = cJSON_AddObjectToObject(doc, "metadata");
+    cJSON_AddStringToObject(meta, "kind", "safety");
+    cJSON_AddStringToObject(meta, "rollback_id", rollback_id);
+    cJSON_AddStringToObject(meta, "before_rollback_to", snapshot_id);
+    cJSON *list = cJSON_AddArrayToObject(doc, "targets");
+    const cJSON *t;
+    cJSON_ArrayForEach(t, targets)
+    {
+        rb_plugin_entry *e;
+        if ((rc = rb_ctx_backend(ctx, ttype(t), &e)))
+            break;
+        cJSON *td = NULL;
+        if (e->capabilities & RB_PLUGIN_CAP_RESTORE_KEEPS_SAFETY) {
+            td = cJSON_CreateObject();
+            cJSON_AddStringToObject(td, "name", tname(t));
+            cJSON_AddStringToObject(td, "type", ttype(t));
+            cJSON_AddNumberToObject(td, "created_at", (double)rb_now());
+            cJSON_AddItemToObject(td, "config",
+                                  cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(t, "config"), 1));
+            cJSON_AddStringToObject(td, "status", "pending");
+            cJSON_AddItemToObject(td, "metadata", cJSON_CreateObject());
+        } else {
+            const cJSON *config = cJSON_GetObjectItemCaseSensitive(t, "config");
+            rc = rb_target_snapshot(ctx, store, txn, safety_id, tname(t), ttype(t), config,
+                                    RB_OP_SAFETY, rollback_id, &td);
+            if (rc)
+                break;
+        }
+        cJSON_AddItemToArray(list, td);
+    }
+    if (rc) {
+        rb_store_txn_abort(txn);
+        cJSON_Delete(doc);
+        return rc;
+    }
+    rc = rb_store_snapshot_commit(txn, safety_id, doc);
+    if (rc) {
+        cJSON_Delete(doc);
+        return rc;
+    }
+    *doc_out = doc;
+    return 0;
+}
+
+static cJSON *safety_entry(cJSON *safety_doc, const char *name)
+{
+    cJSON *t;
+    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(safety_doc, "targets"))
+    {
+        if (!strcmp(tname(t), name))
+            return t;
+    }
+    return NULL;
+}
+
+int rb_rollback_execute(rb_ctx *ctx, const char *id, const rb_rollback_options *opts,
+                        cJSON **response)
+{
+    int rc = rb_store_id_validate(id, "snapshot id");
+    if (rc)
+        return rc;
+    cJSON *tests = NULL;
+    if ((rc = rb_checks_parse(opts->validation, &tests)))
+        return rc;
+    rb_store *store;
+    cJSON *doc = NULL, *targets = NULL;
+    rc = rb_ctx_store(ctx, 0, (opts->flags & RB_ROLLBACK_DRY_RUN) ? RB_STORE_LOCK_SHARED
+                                                                   : RB_STORE_LOCK_EXCLUSIVE,
+                      &store);
+    if (rc == 0)
+        rc = rb_store_snapshot_read(store, id, &doc);
+    if (rc == 0 && !(targets = rb_doc_targets(doc)))
+        rc = rb_error_set(RB_ENOMEM, RB_ERRCLASS_NOMEMORY, "out of memory");
+    /* Every backend must be there before anything changes. */
+    const cJSON *t;
+    cJSON_ArrayForEach(t, targets)
+    {
+        rb_plugin_entry *e;
+        if (rc == 0 && (rc = rb_ctx_backend(ctx, ttype(t) ? ttype(t) : "", &e)))
+            rb_error_prefix("cannot roll back target '%s'", tname(t) ? tname(t) : "?");
+    }
+    if (rc == 0 && (opts->flags & RB_ROLLBACK_DRY_RUN))
+        rc = dry_run(ctx, store, id, targets, tests, opts, response);
+    if (rc || (opts->flags & RB_ROLLBACK_DRY_RUN)) {
+        cJSON_Delete(tests);
+        cJSON_Delete(doc);
+        cJSON_Delete(targets);
+        return rc;
+    }
+
+    char rollback_id[64], safety_id[160];
+    rollback_id_make(rollback_id, sizeof rollback_id);
+    snprintf(safety_id, sizeof safety_id, "pre-rollback-%s", rollback_id);
+    double t0 = rb_monotonic();
+    cJSON *rec = cJSON_CreateObject();
+    cJSON_AddStringToObject(rec, "rollback_id", rollback_id);
+    cJSON_AddStringToObject(rec, "snapshot_id", id);
+    cJSON_AddStringToObject(rec, "status", "failed");
+    cJSON_AddNumberToObject(rec, "started_at", (double)rb_now());
+    cJSON *details = cJSON_AddArrayToObject(rec, "technical_details");
+    unsigned int flags = (opts->flags & RB_ROLLBACK_FORCE) ? RB_OP_FORCE : 0;
+    int want_safety = !(opts->flags & RB_ROLLBACK_NO_SAFETY) && !opts->restore_to;
+
+    cJSON *safety_doc = NULL;
+    if (want_safety) {
+        rc = take_safety(ctx, store, safety_id, rollback_id, id, targets, &safety_doc);
+        cJSON *d = detail("safety_snapshot", NULL, rc ? "failed" : "success");
+        cJSON_AddStringToObject(d, "snapshot_id", safety_id);
+        if (rc) {
+            rb_error_prefix("could not take the safety snapshot, nothing was changed");
+            add_error(cJSON_GetObjectItemCaseSensitive(d, "result"));
+        }
+        cJSON_AddItemToArray(details, d);
+        if (rc == 0)
+            cJSON_AddStringToObject(rec, "safety_snapshot_id", safety_id);
+    }
+
+    /* Restore in reverse order: what was snapshotted last depends on what
+     * came before it, so it goes back first. */
+    int n = cJSON_GetArraySize(targets), restored = 0, failed_rc = rc;
+    cJSON *exec = cJSON_CreateObject();
+    cJSON *exec_targets = cJSON_CreateArray();
+    for (int i = n - 1; i >= 0 && failed_rc == 0; i--) {
+        t = cJSON_GetArrayItem(targets, i);
+        cJSON *safety = safety_doc ? safety_entry(safety_doc, tname(t)) : NULL;
+        cJSON *safety_meta = safety ? cJSON_GetObjectItemCaseSensitive(safety, "metadata") : NULL;
+        double s0 = rb_monotonic();
+        cJSON *result = NULL;
+        int trc = rb_target_run(ctx, store, t, id, RB_ACTION_RESTORE, flags, rollback_id,
+                                opts->restore_to, safety_meta, &result);
+        cJSON *d = detail("rollback_execution", tname(t), trc ? "failed" : "success");
+        cJSON_AddStringToObject(d, "type", ttype(t));
+        const cJSON *method = cJSON_GetObjectItemCaseSensitive(result, "method");
+        if (method)
+            cJSON_AddItemToObject(d, "method", cJSON_Duplicate(method, 1));
+        cJSON *dres = cJSON_GetObjectItemCaseSensitive(d, "result");
+        const cJSON *m;
+        cJSON_ArrayForEach(m, result) if (!cJSON_GetObjectItemCaseSensitive(dres, m->string))
+            cJSON_AddItemToObject(dres, m->string, cJSON_Duplicate(m, 1));
+        if (trc)
+            add_error(dres);
+        cJSON_AddNumberToObject(d, "duration", rb_monotonic() - s0);
+        cJSON_AddItemToArray(details, d);
+        if (!cJSON_GetObjectItemCaseSensitive(result, "status"))
+            cJSON_AddStringToObject(result, "status", trc ? "failed" : "success");
+        cJSON *et = cJSON_CreateObject();
+        cJSON_AddStringToObject(et, "name", tname(t));
+        cJSON_AddStringToObject(et, "type", ttype(t));
+        cJSON_AddItemToObject(et, "result", result);
+        cJSON_AddItemToArray(exec_targets, et);
+        if (safety && !strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(safety,
+                                                                                    "status")),
+                              "pending"))
+            cJSON_ReplaceItemInObjectCaseSensitive(safety, "status",
+                                                   cJSON_CreateString(trc ? "failed" : "created"));
+        if (trc)
+            failed_rc = trc;
+        else
+            restored++;
+    }
+    if (safety_doc && rb_store_snapshot_update(store, safety_id, safety_doc) < 0)
+        rb_log(RB_LOG_WARN, "safety snapshot %s: %s", safety_id, rb_error_last()->message);
+
+    /* Seed 001 has one execution_result; a set reports each target in it. */
+    if (n == 1 && cJSON_GetArraySize(exec_targets) == 1) {
+        cJSON_Delete(exec);
+        exec = cJSON_DetachItemFromObjectCaseSensitive(cJSON_GetArrayItem(exec_targets, 0),
+                                                       "result");
+        cJSON_Delete(exec_targets);
+    } else {
+        cJSON_AddStringToObject(exec, "status", failed_rc ? "failed" : "success");
+        cJSON_AddItemToObject(exec, "targets", exec_targets);
+    }
+    cJSON_AddItemToObject(rec, "execution_result", exec);
+
+    int passed = 0, total = 0;
+    cJSON *vres = cJSON_CreateArray();
+    if (failed_rc == 0) {
+        for (int i = n - 1; i >= 0; i--) {
+            t = cJSON_GetArrayItem(targets, i);
+            if (opts->restore_to)
+                break;
+            cJSON *result = NULL;
+            int vrc = rb_target_run(ctx, store, t, id, RB_ACTION_VERIFY, 0, rollback_id, NULL,
+                                    NULL, &result);
+            cJSON *v = cJSON_CreateObject();
+            cJSON_AddStringToObject(v, "test", "snapshot_state");
+            cJSON_AddStringToObject(v, "target", tname(t));
+            cJSON_AddStringToObject(v, "type", ttype(t));
+            cJSON_AddBoolToObject(v, "passed", vrc == 0);
+            if (vrc && vrc != RB_EDRIFT)
+                add_error(v);
+            const cJSON *m;
+            cJSON_ArrayForEach(m, result) if (!cJSON_GetObjectItemCaseSensitive(v, m->string))
+                cJSON_AddItemToObject(v, m->string, cJSON_Duplicate(m, 1));
+            cJSON_Delete(result);
+            cJSON_AddItemToArray(vres, v);
+            total++;
+            passed += vrc == 0;
+        }
+        const cJSON *test;
+        cJSON_ArrayForEach(test, tests)
+        {
+            cJSON *r = rb_checks_run(test, default_repo(targets));
+            passed += cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "passed"));
+            total++;
+            cJSON_AddItemToArray(vres, r);
+        }
+        cJSON *d = detail("rollback_verification", NULL, passed == total ? "success" : "failed");
+        cJSON_AddNumberToObject(cJSON_GetObjectItemCaseSensitive(d, "result"), "passed", passed);
+        cJSON_AddNumberToObject(cJSON_GetObjectItemCaseSensitive(d, "result"), "total", total);
+        cJSON_AddItemToArray(details, d);
+    }
+    cJSON *ver = cJSON_AddObjectToObject(rec, "verification_results");
+    cJSON_AddStringToObject(ver, "status",
+                            failed_rc ? "skipped" : passed == total ? "success" : "failed");
+    cJSON_AddNumberToObject(ver, "passed", passed);
+    cJSON_AddNumberToObject(ver, "total", total);
+    cJSON_AddItemToObject(ver, "results", vres);
+
+    const char *status = "completed";
+    if (failed_rc)
+        status = restored > 0 ? "partial" : "failed";
+    else if (passed != total)
+        status = "partial";
+    cJSON_ReplaceItemInObjectCaseSensitive(rec, "status", cJSON_CreateString(status));
+    if (failed_rc)
+        add_error(rec);
+    if (failed_rc && restored > 0)
+        cJSON_AddStringToObject(rec, "warning",
+                                "some targets were restored and others were not; the safety "
+                                "snapshot holds the state from before the rollback");
+    cJSON_AddNumberToObject(rec, "completed_at", (double)rb_now());
+    cJSON_AddNumberToObject(rec, "duration", rb_monotonic() - t0);
+
+    /* Keep the backend's message: writing the record must not replace it. */
+    rb_error_info saved = *rb_error_last();
+    char saved_msg[2048];
+    snprintf(saved_msg, sizeof saved_msg, "%s", saved.message);
+    if (rb_store_record_write(store, rollback_id, rec) < 0)
+        rb_log(RB_LOG_ERROR, "the rollback record %s could not be written: %s", rollback_id,
+               rb_error_last()->message);
+    if (failed_rc)
+        rb_error_set(saved.code, saved.klass, "%s", saved_msg);
+
+    cJSON_Delete(safety_doc);
+    cJSON_Delete(tests);
+    cJSON_Delete(doc);
+    cJSON_Delete(targets);
+    *response = rec;
+    if (failed_rc)
+        return failed_rc;
+    return passed == total ? 0 : RB_EDRIFT;
+}

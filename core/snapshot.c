@@ -1,0 +1,222 @@
+/* create-snapshot: one target, or a set of targets from a spec. */
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rb_core.h"
+#include "rb_error.h"
+#include "rb_log.h"
+#include "rb_progress.h"
+#include "rb_target.h"
+
+static void add_origin(cJSON *doc, double seconds)
+{
+    cJSON *o = cJSON_AddObjectToObject(doc, "rbhost");
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    struct passwd *pw = getpwuid(geteuid());
+    cJSON_AddStringToObject(o, "version", RB_VERSION);
+    cJSON_AddStringToObject(o, "hostname", host);
+    cJSON_AddStringToObject(o, "user", pw ? pw->pw_name : "");
+    cJSON_AddNumberToObject(o, "uid", (double)geteuid());
+    cJSON_AddNumberToObject(o, "duration", seconds);
+}
+
+static int refuse_existing(rb_store *store, const char *id)
+{
+    cJSON *doc = NULL;
+    int rc = rb_store_snapshot_read(store, id, &doc);
+    cJSON_Delete(doc);
+    if (rc == 0)
+        return rb_error_set(RB_EEXISTS, RB_ERRCLASS_INVALID,
+                            "snapshot '%s' already exists (delete-snapshot it first, or choose "
+                            "another id)",
+                            id);
+    if (rc != RB_ENOTFOUND)
+        return rc;
+    rb_error_clear();
+    return 0;
+}
+
+/* The seed's response: status, snapshot_id, type and the metadata with its
+ * created_at. */
+static cJSON *snapshot_response(const cJSON *doc)
+{
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "status", "success");
+    cJSON_AddItemToObject(r, "snapshot_id",
+                          cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(doc, "id"), 1));
+    cJSON_AddItemToObject(r, "type",
+                          cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(doc, "type"), 1));
+    const cJSON *targets = cJSON_GetObjectItemCaseSensitive(doc, "targets");
+    if (targets) {
+        cJSON *m = cJSON_AddObjectToObject(r, "metadata");
+        cJSON *list = cJSON_AddArrayToObject(m, "targets");
+        const cJSON *t;
+        cJSON_ArrayForEach(t, targets)
+        {
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddItemToArray(list, e);
+            cJSON_AddItemToObject(e, "name",
+                                  cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(t, "name"), 1));
+            cJSON_AddItemToObject(e, "type",
+                                  cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(t, "type"), 1));
+            cJSON_AddItemToObject(
+                e, "metadata", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(t, "metadata"), 1));
+        }
+        cJSON_AddItemToObject(m, "created_at", cJSON_Duplicate(
+                                                   cJSON_GetObjectItemCaseSensitive(doc, "created_at"), 1));
+    } else {
+        cJSON *m = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(doc, "metadata"), 1);
+        if (!m)
+            m = cJSON_CreateObject();
+        cJSON_DeleteItemFromObjectCaseSensitive(m, "created_at");
+        cJSON_AddItemToObject(m, "created_at", cJSON_Duplicate(
+                                                   cJSON_GetObjectItemCaseSensitive(doc, "created_at"), 1));
+        cJSON_AddItemToObject(r, "metadata", m);
+    }
+    const cJSON *store = cJSON_GetObjectItemCaseSensitive(doc, "store");
+    if (store)
+        cJSON_AddItemToObject(r, "store", cJSON_Duplicate(store, 1));
+    return r;
+}
+
+int rb_snapshot_create(rb_ctx *ctx, const char *id, const char *type, const cJSON *config,
+                       cJSON **response)
+{
+    int rc = rb_store_id_validate(id, "snapshot id");
+    if (rc)
+        return rc;
+    if (!type || !*type)
+        return rb_error_set(RB_EINVAL, RB_ERRCLASS_INVALID, "a snapshot needs a type");
+    rb_store *store;
+    rc = rb_ctx_store(ctx, 1, RB_STORE_LOCK_SHARED, &store);
+    if (rc)
+        return rc;
+    if ((rc = refuse_existing(store, id)))
+        return rc;
+    rb_store_txn *txn;
+    if ((rc = rb_store_txn_begin(store, &txn)))
+        return rc;
+    double t0 = rb_monotonic();
+    cJSON *target = NULL;
+    rc = rb_target_snapshot(ctx, store, txn, id, type, type, config, 0, NULL, &target);
+    if (rc) {
+        rb_store_txn_abort(txn);
+        return rc;
+    }
+    /* Seed 001's metadata file: the target's fields at the top level. */
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "id", id);
+    cJSON_AddStringToObject(doc, "type", type);
+    cJSON_AddItemToObject(doc, "created_at",
+                          cJSON_DetachItemFromObjectCaseSensitive(target, "created_at"));
+    cJSON_AddItemToObject(doc, "config", cJSON_DetachItemFromObjectCaseSensitive(target, "config"));
+    cJSON_AddStringToObject(doc, "status", "created");
+    cJSON_AddItemToObject(doc, "metadata",
+                          cJSON_DetachItemFromObjectCaseSensitive(target, "metadata"));
+    cJSON_Delete(target);
+    add_origin(doc, rb_monotonic() - t0);
+    rc = rb_store_snapshot_commit(txn, id, doc);
+    if (rc == 0)
+        *response = snapshot_response(doc);
+    cJSON_Delete(doc);
+    return rc;
+}
+
+static int check_spec_target(const cJSON *t, size_t index, const cJSON *seen)
+{
+    if (!cJSON_IsObject(t))
+        return rb_error_set(RB_EINVAL, RB_ERRCLASS_INVALID, "spec: targets[%zu] is not an object",
+                            index);
+    const cJSON *m;
+    cJSON_ArrayForEach(m, t)
+    {
+        if (strcmp(m->string, "name") && strcmp(m->string, "type") && strcmp(m->string, "config"))
+            return rb_error_set(RB_EINVAL, RB_ERRCLASS_INVALID,
+                                "spec: targets[%zu]: unknown key '%s' (known: name, type, config)",
+                                index, m->string);
+    }
+    const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "name"));
+    const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "type"));
+    if (!name || !type)
+        return rb_error_set(RB_EINVAL, RB_ERRCLASS_INVALID,
+                            "spec: targets[%zu] needs a \"name\" and a \"type\" (strings)", index);
+    int rc = rb_store_id_validate(name, "target name");
+    if (rc)
+        return rc;
+    const cJSON *s;
+    cJSON_ArrayForEach(s, seen) if (!strcmp(s->valuestring, name)) return rb_error_set(
+        RB_EINVAL, RB_ERRCLASS_INVALID, "spec: target name '%s' is used twice", name);
+    return 0;
+}
+
+int rb_snapshot_create_set(rb_ctx *ctx, const char *id, const cJSON *spec, cJSON **response)
+{
+    int rc = rb_store_id_validate(id, "snapshot id");
+    if (rc)
+        return rc;
+    const cJSON *targets = cJSON_GetObjectItemCaseSensitive(spec, "targets");
+    if (!cJSON_IsObject(spec) || !cJSON_IsArray(targets) || cJSON_GetArraySize(targets) == 0)
+        return rb_error_set(RB_EINVAL, RB_ERRCLASS_INVALID,
+                            "spec: expected {\"targets\": [{\"name\", \"type\", \"config\"}, ...]}");
+    const cJSON *m;
+    cJSON_ArrayForEach(m, spec) if (strcmp(m->string, "targets")) return rb_error_set(
+        RB_EINVAL, RB_ERRCLASS_INVALID, "spec: unknown key '%s' (known: targets)", m->string);
+    cJSON *seen = cJSON_CreateArray();
+    size_t i = 0;
+    const cJSON *t;
+    cJSON_ArrayForEach(t, targets)
+    {
+        if ((rc = check_spec_target(t, i++, seen))) {
+            cJSON_Delete(seen);
+            return rc;
+        }
+        cJSON_AddItemToArray(seen, cJSON_CreateString(cJSON_GetStringValue(
+                                       cJSON_GetObjectItemCaseSensitive(t, "name"))));
+    }
+    cJSON_Delete(seen);
+    rb_store *store;
+    if ((rc = rb_ctx_store(ctx, 1, RB_STORE_LOCK_SHARED, &store)))
+        return rc;
+    if ((rc = refuse_existing(store, id)))
+        return rc;
+    rb_store_txn *txn;
+    if ((rc = rb_store_txn_begin(store, &txn)))
+        return rc;
+    double t0 = rb_monotonic();
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "id", id);
+    cJSON_AddStringToObject(doc, "type", "set");
+    cJSON_AddNumberToObject(doc, "created_at", (double)rb_now());
+    cJSON_AddItemToObject(doc, "config", cJSON_CreateObject());
+    cJSON_AddStringToObject(doc, "status", "created");
+    cJSON_AddItemToObject(doc, "metadata", cJSON_CreateObject());
+    cJSON *list = cJSON_AddArrayToObject(doc, "targets");
+    cJSON_ArrayForEach(t, targets)
+    {
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "name"));
+        const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "type"));
+        const cJSON *config = cJSON_GetObjectItemCaseSensitive(t, "config");
+        cJSON *empty = config ? NULL : cJSON_CreateObject();
+        cJSON *target = NULL;
+        rc = rb_target_snapshot(ctx, store, txn, id, name, type, config ? config : empty, 0, NULL,
+                                &target);
+        cJSON_Delete(empty);
+        if (rc) {
+            /* Nothing of a set is kept unless every target succeeded. */
+            rb_store_txn_abort(txn);
+            cJSON_Delete(doc);
+            return rc;
+        }
+        cJSON_AddItemToArray(list, target);
+    }
+    add_origin(doc, rb_monotonic() - t0);
+    rc = rb_store_snapshot_commit(txn, id, doc);
+    if (rc == 0)
+        *response = snapshot_response(doc);
+    cJSON_Delete(doc);
+    return rc;
+}

@@ -1,0 +1,126 @@
+/* The snapshot store: snapshot metadata documents, rollback records and a
+ * content-addressed, compressed, deduplicated blob store.
+ *
+ * Internal to the host (never installed). Functions return 0 or a negative
+ * rb_error code with the message set through rb_error_set(). The on-disk
+ * layout is the store's own business; nothing outside snapshots/ looks at
+ * files under the store directory. */
+#ifndef RB_STORE_H
+#define RB_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <rbhost/host.h>
+
+typedef struct rb_store rb_store;
+typedef struct rb_store_txn rb_store_txn;
+typedef struct rb_store_writer rb_store_writer;
+typedef struct rb_store_reader rb_store_reader;
+
+#define RB_STORE_CREATE 0x1u /* create the store if it does not exist */
+
+/* Opens the store at `location` (a directory path). Takes no lock. */
+int rb_store_open(rb_store **out, const char *location, unsigned int flags);
+void rb_store_close(rb_store *store);
+const char *rb_store_location(const rb_store *store);
+
+/* The default location: /var/lib/rbhost for root, $XDG_STATE_HOME/rbhost
+ * or ~/.local/state/rbhost otherwise. Returns a malloc'd string. */
+char *rb_store_default_location(void);
+
+/* Snapshot and rollback ids: [A-Za-z0-9][A-Za-z0-9._-]{0,127}. Returns 0,
+ * or RB_EINVAL with a message quoting the id. Checked before any file is
+ * touched. */
+int rb_store_id_validate(const char *id, const char *what);
+
+/* Locks, with flock: the kernel drops them when the process dies.
+ * Shared for readers, exclusive for writers. When `wait` is 0 and another
+ * process holds a conflicting lock, returns RB_ELOCKED with the message
+ * "store <dir> is locked by pid N (command)". */
+typedef enum rb_store_lock_mode { RB_STORE_LOCK_SHARED = 1, RB_STORE_LOCK_EXCLUSIVE = 2 } rb_store_lock_mode;
+int rb_store_lock(rb_store *store, rb_store_lock_mode mode, const char *command, int wait);
+void rb_store_unlock(rb_store *store);
+
+/* --- writing blobs: one transaction per snapshot being taken ---
+ * All blob functions on one transaction are thread-safe. Blobs become
+ * durable in rb_store_snapshot_commit, before the metadata naming them. */
+int rb_store_txn_begin(rb_store *store, rb_store_txn **out);
+int rb_store_writer_open(rb_store_txn *txn, rb_store_writer **out);
+int rb_store_writer_write(rb_store_writer *w, const void *data, size_t len);
+/* Finishes and frees w; id_out gets the hex SHA-256 of the content. */
+int rb_store_writer_commit(rb_store_writer *w, char id_out[RB_BLOB_ID_SIZE]);
+void rb_store_writer_abort(rb_store_writer *w);
+int rb_store_put(rb_store_txn *txn, const void *data, size_t len, char id_out[RB_BLOB_ID_SIZE]);
+int rb_store_put_fd(rb_store_txn *txn, int fd, char id_out[RB_BLOB_ID_SIZE]);
+/* Marks an existing blob as used by this snapshot. RB_ENOTFOUND if absent. */
+int rb_store_ref(rb_store_txn *txn, const char *id);
+/* Commits: makes every blob of the transaction durable, records the list
+ * of blobs the snapshot uses, then writes `doc` as <id>_metadata.json
+ * atomically (adding a top-level "store" object with the blob count, the
+ * stored and original bytes). Refuses (RB_EEXISTS) when the snapshot
+ * exists. Frees txn whatever the result. */
+int rb_store_snapshot_commit(rb_store_txn *txn, const char *id, cJSON *doc);
+/* Drops the transaction: blobs it alone wrote are garbage. Frees txn. */
+void rb_store_txn_abort(rb_store_txn *txn);
+
+/* --- reading blobs (thread-safe) --- */
+int64_t rb_store_blob_size(rb_store *store, const char *id);
+int rb_store_blob_exists(rb_store *store, const char *id);
+int rb_store_reader_open(rb_store *store, const char *id, rb_store_reader **out);
+/* Bytes read, 0 at the end, negative rb_error; RB_ECORRUPT when the
+ * content does not hash to its id. */
+int64_t rb_store_reader_read(rb_store_reader *r, void *buf, size_t len);
+void rb_store_reader_close(rb_store_reader *r);
+int rb_store_get_fd(rb_store *store, const char *id, int fd);
+
+/* --- snapshot metadata documents --- */
+int rb_store_snapshot_read(rb_store *store, const char *id, cJSON **doc_out);
+/* Rewrites an existing snapshot's document (status changes). */
+int rb_store_snapshot_update(rb_store *store, const char *id, const cJSON *doc);
+/* Ids of every snapshot, sorted by created_at then id. Free with
+ * rb_store_free_list. */
+int rb_store_snapshot_list(rb_store *store, char ***ids_out, size_t *count_out);
+/* Removes the document; blobs only it used go at the next rb_store_gc. */
+int rb_store_snapshot_delete(rb_store *store, const char *id);
+void rb_store_free_list(char **ids, size_t count);
+
+/* --- rollback records (seed 001 history schema) --- */
+int rb_store_record_write(rb_store *store, const char *rollback_id, const cJSON *record);
+int rb_store_record_read(rb_store *store, const char *rollback_id, cJSON **record_out);
+/* Ids sorted by started_at then id. */
+int rb_store_record_list(rb_store *store, char ***ids_out, size_t *count_out);
+
+/* --- maintenance --- */
+typedef struct rb_store_stats {
+    uint64_t snapshots;
+    uint64_t records;
+    uint64_t blobs;
+    uint64_t stored_bytes; /* on disk, compressed */
+    uint64_t original_bytes; /* content size before compression and dedup */
+} rb_store_stats;
+int rb_store_stats_get(rb_store *store, rb_store_stats *out);
+
+/* One problem found by rb_store_check. */
+typedef struct rb_store_problem {
+    const char *kind;    /* "missing_blob", "corrupt_blob", "bad_metadata", "bad_index" */
+    const char *object;  /* blob id or snapshot id */
+    const char *snapshot;/* the snapshot that names it, or NULL */
+    const char *detail;
+} rb_store_problem;
+typedef void (*rb_store_problem_fn)(const rb_store_problem *p, void *ctx);
+/* Re-hashes every blob and checks every snapshot's blobs exist. Returns 0
+ * when clean, RB_ECORRUPT when problems were reported through `fn`. */
+int rb_store_check(rb_store *store, rb_store_problem_fn fn, void *ctx);
+/* Removes blobs no snapshot uses; safe against a snapshot being committed
+ * at the same time (takes the exclusive lock itself). */
+int rb_store_gc(rb_store *store, uint64_t *freed_blobs, uint64_t *freed_bytes);
+
+/* Export one snapshot (document and every blob it uses) as a
+ * zstd-compressed tar; import one back. Import refuses absolute paths, "..",
+ * links, unknown entries and an existing snapshot id. */
+int rb_store_export(rb_store *store, const char *id, const char *archive_path);
+int rb_store_import(rb_store *store, const char *archive_path, char **id_out);
+
+#endif

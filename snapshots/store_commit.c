@@ -1,0 +1,172 @@
+#include "store_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "rb_error.h"
+
+typedef struct commit_stats {
+    uint64_t blobs, stored, original;
+} commit_stats;
+
+static uint64_t be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    /* Random ids almost always differ in their first 8 bytes. */
+    uint64_t x = be64(a), y = be64(b);
+    if (x != y)
+        return x < y ? -1 : 1;
+    return memcmp(a, b, 32);
+}
+
+/* The refs blob: the sorted raw ids of every blob the snapshot uses, so
+ * check and gc know what each snapshot needs without asking its backend. */
+static int collect_refs(rb_store_txn *t, uint8_t **out, size_t *n_out, commit_stats *st)
+{
+    rb_store *s = t->store;
+    pthread_mutex_lock(&t->mu);
+    size_t n = t->used.count, k = 0, nunknown = 0;
+    uint8_t *ids = malloc(n ? n * 32 : 1);
+    uint8_t *unknown = malloc(n ? n * 32 : 1);
+    for (size_t i = 0; ids && unknown && i < t->used.cap; i++) {
+        const rb_blob_loc *u = &t->used.slots[i];
+        if (!u->used)
+            continue;
+        memcpy(ids + 32 * k++, u->id, 32);
+        const rb_blob_loc *e = u;
+        if (u->pack == RB_LOC_UNKNOWN && !(e = rb_idtab_find(&t->written, u->id))) {
+            memcpy(unknown + 32 * nunknown++, u->id, 32);
+            continue;
+        }
+        st->stored += e->stored_len;
+        if (!(e->flags & RB_BLOB_CHUNKLIST))
+            st->original += e->orig_len;
+    }
+    pthread_mutex_unlock(&t->mu);
+    if (!ids || !unknown) {
+        free(ids);
+        free(unknown);
+        return rb_store_nomem();
+    }
+    /* Taken after the transaction's lock, never inside it (lock order). */
+    pthread_rwlock_rdlock(&s->index_lock);
+    for (size_t i = 0; i < nunknown; i++) {
+        const rb_blob_loc *e = rb_idtab_find(&s->index, unknown + 32 * i);
+        if (!e)
+            continue;
+        st->stored += e->stored_len;
+        if (!(e->flags & RB_BLOB_CHUNKLIST))
+            st->original += e->orig_len;
+    }
+    pthread_rwlock_unlock(&s->index_lock);
+    free(unknown);
+    qsort(ids, n, 32, cmp_id);
+    st->blobs = n;
+    *out = ids;
+    *n_out = n;
+    return 0;
+}
+
+/* Sorted random ids do not compress: stored as is when they fit in one
+ * record, without trying. */
+static int put_refs(rb_store_txn *txn, const uint8_t *ids, size_t len, char hex[RB_BLOB_ID_SIZE])
+{
+    if (len > RB_STORE_CHUNK_SIZE)
+        return rb_store_put(txn, ids, len, hex);
+    uint8_t id[32];
+    int rc = rb_store_sha256(ids, len, id);
+    if (rc == 0)
+        rc = rb_store_txn_put_raw(txn, ids, len, id);
+    if (rc == 0)
+        rb_store_hex(id, hex);
+    return rc;
+}
+
+static int write_document(rb_store *s, const char *id, cJSON *doc, const char *refs,
+                          const commit_stats *st)
+{
+    cJSON *store = cJSON_CreateObject();
+    if (!store || !cJSON_AddStringToObject(store, "refs", refs) ||
+        !cJSON_AddNumberToObject(store, "blobs", (double)st->blobs) ||
+        !cJSON_AddNumberToObject(store, "stored_bytes", (double)st->stored) ||
+        !cJSON_AddNumberToObject(store, "original_bytes", (double)st->original)) {
+        cJSON_Delete(store);
+        return rb_store_nomem();
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(doc, "store");
+    cJSON_AddItemToObject(doc, "store", store);
+    char *text = cJSON_Print(doc);
+    char *path = rb_store_meta_path(s, id);
+    int rc =
+        !text || !path ? rb_store_nomem() : rb_store_file_write(path, text, strlen(text), true);
+    if (rc == RB_EEXISTS)
+        rc = rb_error_set(RB_EEXISTS, RB_ERRCLASS_STORE, "snapshot '%s' already exists in store %s",
+                          id, s->dir);
+    free(text);
+    free(path);
+    return rc;
+}
+
+static int commit(rb_store_txn *txn, const char *id, cJSON *doc, const char *expect_refs)
+{
+    rb_store *s = txn->store;
+    int rc = rb_store_id_validate(id, "snapshot id");
+    if (rc == 0 && !cJSON_IsObject(doc))
+        rc = rb_error_set(RB_EINVAL, RB_ERRCLASS_INVALID,
+                          "snapshot '%s': the metadata document must be a JSON object", id);
+    char *path = rc == 0 ? rb_store_meta_path(s, id) : NULL;
+    struct stat st;
+    if (rc == 0 && !path)
+        rc = rb_store_nomem();
+    else if (rc == 0 && lstat(path, &st) == 0)
+        rc = rb_error_set(RB_EEXISTS, RB_ERRCLASS_STORE, "snapshot '%s' already exists in store %s",
+                          id, s->dir);
+    free(path);
+    if (rc == 0)
+        rc = txn->failed;
+    uint8_t *ids = NULL;
+    size_t n = 0;
+    commit_stats cs = {0, 0, 0};
+    char refs[RB_BLOB_ID_SIZE];
+    if (rc == 0)
+        rc = collect_refs(txn, &ids, &n, &cs);
+    if (rc == 0)
+        rc = put_refs(txn, ids, n * 32, refs);
+    free(ids);
+    if (rc == 0 && expect_refs && strcmp(refs, expect_refs) != 0)
+        rc = rb_error_set(RB_ECORRUPT, RB_ERRCLASS_STORE,
+                          "refusing to import snapshot '%s': the archive does not hold exactly "
+                          "the blobs the snapshot uses",
+                          id);
+    bool indexed = false;
+    if (rc == 0) {
+        rc = rb_store_txn_write_indexes(txn);
+        indexed = rc == 0;
+    }
+    if (rc == 0)
+        rc = write_document(s, id, doc, refs, &cs);
+    /* Once indexed, the packs are valid store content: a failed document
+     * only leaves unreferenced blobs for gc. */
+    rb_store_txn_free(txn, !indexed);
+    return rc;
+}
+
+int rb_store_snapshot_commit(rb_store_txn *txn, const char *id, cJSON *doc)
+{
+    return commit(txn, id, doc, NULL);
+}
+
+int rb_store_import_commit(rb_store_txn *txn, const char *id, cJSON *doc, const char *refs)
+{
+    return commit(txn, id, doc, refs);
+}
