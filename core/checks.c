@@ -1,10 +1,8 @@
 #include "rb_checks.h"
 
-#include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <git2.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -16,6 +14,7 @@
 #include <unistd.h>
 
 #include "rb_error.h"
+#include "rb_checks_module.h"
 #include "rb_progress.h"
 
 extern char **environ;
@@ -53,36 +52,29 @@ static cJSON *run_file_exists(const cJSON *test, const char *default_repo)
     return r;
 }
 
+/* git_commit and health_check need libgit2 and libcurl; they live in a
+ * module loaded only when such a test runs, so that no other command pays
+ * for loading those libraries. */
+static cJSON *run_in_module(const cJSON *test, const char *default_repo, int git)
+{
+    const rb_checks_module *m = rb_checks_module_load();
+    if (!m) {
+        cJSON *r = result_for(git ? "git_commit" : "health_check");
+        cJSON_AddStringToObject(r, "error", rb_error_last()->message);
+        cJSON_AddBoolToObject(r, "passed", 0);
+        return r;
+    }
+    return git ? m->git_commit(test, default_repo) : m->health_check(test);
+}
+
 static cJSON *run_git_commit(const cJSON *test, const char *default_repo)
 {
-    const char *expected = str(test, "expected_commit");
-    const char *repo_path = str(test, "repo_path");
-    if (!repo_path)
-        repo_path = default_repo ? default_repo : ".";
-    cJSON *r = result_for("git_commit");
-    cJSON_AddStringToObject(r, "expected", expected);
-    cJSON_AddStringToObject(r, "repo_path", repo_path);
-    git_libgit2_init();
-    git_repository *repo = NULL;
-    git_oid oid;
-    int passed = 0;
-    if (git_repository_open_ext(&repo, repo_path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0 ||
-        git_reference_name_to_id(&oid, repo, "HEAD") < 0) {
-        const git_error *ge = git_error_last();
-        cJSON_AddNullToObject(r, "actual");
-        cJSON_AddStringToObject(r, "error", ge && ge->message ? ge->message : "cannot read HEAD");
-    } else {
-        char hex[GIT_OID_HEXSZ + 1];
-        git_oid_tostr(hex, sizeof hex, &oid);
-        cJSON_AddStringToObject(r, "actual", hex);
-        /* An abbreviated expected commit matches as a prefix, as git does. */
-        size_t n = strlen(expected);
-        passed = n >= 4 && n <= GIT_OID_HEXSZ && strncasecmp(hex, expected, n) == 0;
-    }
-    git_repository_free(repo);
-    git_libgit2_shutdown();
-    cJSON_AddBoolToObject(r, "passed", passed);
-    return r;
+    return run_in_module(test, default_repo, 1);
+}
+
+static cJSON *run_health_check(const cJSON *test, const char *default_repo)
+{
+    return run_in_module(test, default_repo, 0);
 }
 
 static int run_argv(char *const argv[], int quiet, double timeout, int *status_out)
@@ -177,48 +169,6 @@ static cJSON *run_service_status(const cJSON *test, const char *default_repo)
     return r;
 }
 
-static size_t discard(char *ptr, size_t size, size_t n, void *ud)
-{
-    (void)ptr;
-    (void)ud;
-    return size * n;
-}
-
-static cJSON *run_health_check(const cJSON *test, const char *default_repo)
-{
-    (void)default_repo;
-    const char *url = str(test, "url");
-    const cJSON *exp = cJSON_GetObjectItemCaseSensitive(test, "expected_status");
-    const cJSON *tmo = cJSON_GetObjectItemCaseSensitive(test, "timeout");
-    long expected = cJSON_IsNumber(exp) ? (long)exp->valuedouble : 200;
-    long timeout_ms = cJSON_IsNumber(tmo) ? (long)(tmo->valuedouble * 1000) : 10000;
-    cJSON *r = result_for("health_check");
-    cJSON_AddStringToObject(r, "url", url);
-    cJSON_AddNumberToObject(r, "expected", (double)expected);
-    CURL *c = curl_easy_init();
-    long code = 0;
-    CURLcode cc = CURLE_FAILED_INIT;
-    if (c) {
-        curl_easy_setopt(c, CURLOPT_URL, url);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-        cc = curl_easy_perform(c);
-        if (cc == CURLE_OK)
-            curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-        curl_easy_cleanup(c);
-    }
-    if (cc == CURLE_OK)
-        cJSON_AddNumberToObject(r, "actual", (double)code);
-    else {
-        cJSON_AddNullToObject(r, "actual");
-        cJSON_AddStringToObject(r, "error", curl_easy_strerror(cc));
-    }
-    cJSON_AddBoolToObject(r, "passed", cc == CURLE_OK && code == expected);
-    return r;
-}
-
 static cJSON *run_command(const cJSON *test, const char *default_repo)
 {
     (void)default_repo;
@@ -249,7 +199,7 @@ static const char *const gc_req[] = {"expected_commit", NULL};
 static const char *const gc_opt[] = {"repo_path", NULL};
 static const char *const ss_req[] = {"services", NULL};
 static const char *const hc_req[] = {"url", NULL};
-static const char *const hc_opt[] = {"expected_status", "timeout", NULL};
+static const char *const hc_opt[] = {"expected_status", "timeout", "ca_file", NULL};
 static const char *const cmd_req[] = {"run", NULL};
 static const char *const cmd_opt[] = {"expect_exit", "timeout", NULL};
 
@@ -311,7 +261,8 @@ static int check_one(const cJSON *t, size_t i)
             return rb_error_set(RB_EINVAL, RB_ERRCLASS_INVALID,
                                 "validation: tests[%zu]: services must be a list of names", i);
     }
-    static const char *const strings[] = {"path", "expected_commit", "repo_path", "url", "run"};
+    static const char *const strings[] = {"path", "expected_commit", "repo_path", "url", "run",
+                                          "ca_file"};
     for (size_t s = 0; s < sizeof strings / sizeof strings[0]; s++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(t, strings[s]);
         if (v && !cJSON_IsString(v))

@@ -10,6 +10,7 @@
 #include "rb_error.h"
 #include "rb_fs.h"
 #include "rb_log.h"
+#include "rb_paths.h"
 
 static int push_dir(rb_ctx *ctx, const char *dir)
 {
@@ -31,21 +32,9 @@ static int push_dir(rb_ctx *ctx, const char *dir)
  * can be moved and the build tree works the same way. */
 static int push_default_dir(rb_ctx *ctx)
 {
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0)
+    char dir[PATH_MAX];
+    if (rb_paths_under_prefix(RB_PLUGIN_RELDIR, dir, sizeof dir) < 0)
         return 0;
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (!slash)
-        return 0;
-    *slash = '\0';
-    slash = strrchr(exe, '/');
-    if (!slash)
-        return 0;
-    *slash = '\0';
-    char dir[PATH_MAX + 64];
-    snprintf(dir, sizeof dir, "%s/%s", exe[0] ? exe : "/", RB_PLUGIN_RELDIR);
     return push_dir(ctx, dir);
 }
 

@@ -67,8 +67,11 @@ static bool is_live(gc_run *g, uint32_t pack, const rb_blob_loc *e)
 {
     if (!rb_idtab_find(&g->live, e->id))
         return false;
+    pthread_rwlock_rdlock(&g->store->index_lock);
     const rb_blob_loc *canon = rb_idtab_find(&g->store->index, e->id);
-    return canon && canon->pack == pack && canon->offset == e->offset;
+    bool live = canon && canon->pack == pack && canon->offset == e->offset;
+    pthread_rwlock_unlock(&g->store->index_lock);
+    return live;
 }
 
 static int pack_no_of(rb_store *s, const char *stem, uint32_t *no)

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -143,31 +144,48 @@ int rb_store_put(rb_store_txn *txn, const void *data, size_t len, char id_out[RB
     return rb_store_writer_commit(w, id_out);
 }
 
-int rb_store_put_fd(rb_store_txn *txn, int fd, char id_out[RB_BLOB_ID_SIZE])
+/* Reads until `len` bytes or end of file; returns the count or -1. */
+static ssize_t read_full(int fd, char *buf, size_t len)
 {
-    rb_store_writer *w;
-    int rc = rb_store_writer_open(txn, &w);
-    if (rc < 0)
-        return rc;
-    size_t cap = 1024 * 1024;
-    char *buf = malloc(cap);
-    if (!buf) {
-        rb_store_writer_abort(w);
-        return rb_store_nomem();
-    }
-    for (;;) {
-        ssize_t n = read(fd, buf, cap);
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = read(fd, buf + got, len - got);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0) {
-            rc = rb_error_os("cannot read file descriptor %d", fd);
-            break;
-        }
+        if (n < 0)
+            return -1;
         if (n == 0)
             break;
+        got += (size_t)n;
+    }
+    return (ssize_t)got;
+}
+
+int rb_store_put_fd(rb_store_txn *txn, int fd, char id_out[RB_BLOB_ID_SIZE])
+{
+    /* Most files of a tree are small: read them whole into a buffer of
+     * their size and store them in one piece. One byte more than the size
+     * is asked for, to notice a file that grew meanwhile. */
+    struct stat st;
+    size_t cap = 1024 * 1024;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size < (off_t)RB_STORE_CHUNK_SIZE)
+        cap = (size_t)st.st_size + 1;
+    char *buf = malloc(cap);
+    if (!buf)
+        return rb_store_nomem();
+    ssize_t n = read_full(fd, buf, cap);
+    if (n >= 0 && (size_t)n < cap) {
+        int rc = rb_store_put(txn, buf, (size_t)n, id_out);
+        free(buf);
+        return rc;
+    }
+    rb_store_writer *w = NULL;
+    int rc =
+        n < 0 ? rb_error_os("cannot read file descriptor %d", fd) : rb_store_writer_open(txn, &w);
+    while (rc == 0 && n > 0) {
         rc = rb_store_writer_write(w, buf, (size_t)n);
-        if (rc < 0)
-            break;
+        if (rc == 0 && (n = read_full(fd, buf, cap)) < 0)
+            rc = rb_error_os("cannot read file descriptor %d", fd);
     }
     free(buf);
     if (rc < 0) {

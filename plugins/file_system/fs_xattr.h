@@ -18,8 +18,8 @@ int rb_fs_xattr_read(int fd, int dirfd, const char *name, rb_fs_arena *arena,
                      const unsigned char **out, uint32_t *out_len);
 
 /* Makes the attributes of the file equal to the encoded set: sets each,
- * removes those not in it. Returns 0 or -errno; *failed names the
- * attribute that could not be set. */
+ * removes those not in it (a new file may have inherited a default ACL).
+ * Returns 0 or -errno; *failed names the attribute that could not be set. */
 int rb_fs_xattr_apply(int fd, int dirfd, const char *name, const unsigned char *set,
                       uint32_t set_len, const char **failed);
 

@@ -83,8 +83,8 @@ int rb_git_refs_remove(git_repository *repo, const char *snapshot_id);
 int rb_git_submodules_record(git_repository *repo, rb_node *array);
 int rb_git_submodules_check(git_repository *repo, const char *repo_path, const rb_node *recorded,
                             unsigned int op_flags);
-int rb_git_submodules_restore(git_repository *repo, const char *repo_path,
-                              const rb_node *recorded, rb_node *result);
+int rb_git_submodules_restore(git_repository *repo, const char *repo_path, const rb_node *recorded,
+                              rb_node *result);
 /* Adds one {"item": "submodule <path>", ...} difference per submodule whose
  * checked-out commit differs; returns how many. */
 size_t rb_git_submodules_compare(git_repository *repo, const rb_node *recorded,

@@ -24,7 +24,8 @@ size_t rb_git_tree_changes(git_repository *repo, const git_oid *from, const git_
     git_diff_options_init(&o, GIT_DIFF_OPTIONS_VERSION);
     o.flags = GIT_DIFF_INCLUDE_TYPECHANGE;
     size_t n = 0;
-    if ((from && git_tree_lookup(&a, repo, from) < 0) || (to && git_tree_lookup(&b, repo, to) < 0) ||
+    if ((from && git_tree_lookup(&a, repo, from) < 0) ||
+        (to && git_tree_lookup(&b, repo, to) < 0) ||
         git_diff_tree_to_tree(&diff, repo, a, b, &o) < 0) {
         git_error_clear();
     } else {
@@ -35,8 +36,8 @@ size_t rb_git_tree_changes(git_repository *repo, const git_oid *from, const git_
             if (!c)
                 break;
             h->node_add_string(c, "action", action_name(d->status));
-            h->node_add_string(c, "item", d->status == GIT_DELTA_DELETED ? d->old_file.path
-                                                                         : d->new_file.path);
+            h->node_add_string(
+                c, "item", d->status == GIT_DELTA_DELETED ? d->old_file.path : d->new_file.path);
         }
     }
     git_diff_free(diff);

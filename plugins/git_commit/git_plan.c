@@ -50,8 +50,7 @@ int rb_git_plan(void *state, rb_op *op)
         int err = rb_git_state_union(repo, &st.worktree_tree,
                                      st.has_untracked ? &st.untracked_tree : NULL, &current);
         if (err < 0)
-            rc = rb_git_fail(rb_git_code(err), "cannot read the working tree of %s",
-                             rec.repo_path);
+            rc = rb_git_fail(rb_git_code(err), "cannot read the working tree of %s", rec.repo_path);
     }
     if (!rc) {
         rb_node *res = h->result(op);

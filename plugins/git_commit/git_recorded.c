@@ -33,8 +33,8 @@ int rb_git_recorded_read(rb_op *op, rb_git_recorded *out)
         return rc;
     out->has_untracked = rc;
     if (!out->repo_path)
-        return h->error_set(RB_ECORRUPT, RB_ERRCLASS_GIT,
-                            "snapshot %s: metadata has no repo_path", h->op_snapshot_id(op));
+        return h->error_set(RB_ECORRUPT, RB_ERRCLASS_GIT, "snapshot %s: metadata has no repo_path",
+                            h->op_snapshot_id(op));
     return 0;
 }
 
@@ -63,12 +63,10 @@ int rb_git_recorded_target(git_repository *repo, const rb_git_recorded *rec, git
     int rc;
     if ((rc = require_object(repo, rec, &rec->commit, GIT_OBJECT_COMMIT, "commit")) < 0 ||
         (rc = require_object(repo, rec, &rec->index_tree, GIT_OBJECT_TREE, "index tree")) < 0 ||
-        (rc = require_object(repo, rec, &rec->worktree_tree, GIT_OBJECT_TREE,
-                             "working tree")) < 0)
+        (rc = require_object(repo, rec, &rec->worktree_tree, GIT_OBJECT_TREE, "working tree")) < 0)
         return rc;
-    if (rec->has_untracked &&
-        (rc = require_object(repo, rec, &rec->untracked_tree, GIT_OBJECT_TREE,
-                             "untracked files tree")) < 0)
+    if (rec->has_untracked && (rc = require_object(repo, rec, &rec->untracked_tree, GIT_OBJECT_TREE,
+                                                   "untracked files tree")) < 0)
         return rc;
     int err = rb_git_state_union(repo, &rec->worktree_tree,
                                  rec->has_untracked ? &rec->untracked_tree : NULL, target);

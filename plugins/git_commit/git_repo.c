@@ -78,8 +78,8 @@ int rb_git_repo_check_idle(git_repository *repo, const char *path, unsigned int 
         return 0;
     const char *name = rb_git_repo_state_name(state);
     if (op_flags & RB_OP_FORCE) {
-        rb_git_host->log(RB_LOG_WARN, "a %s is in progress in %s; --force: it is abandoned",
-                         name, path);
+        rb_git_host->log(RB_LOG_WARN, "a %s is in progress in %s; --force: it is abandoned", name,
+                         path);
         return 0;
     }
     char hint[64];

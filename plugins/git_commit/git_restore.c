@@ -30,8 +30,7 @@ static int changed_paths(git_repository *repo, git_index *index, const rb_git_op
     rb_git_scan scan;
     int err = git_index_write_tree(&current, index);
     if (!err)
-        err = rb_git_scan_workdir(repo, index, opt->include_untracked, opt->include_ignored,
-                                  &scan);
+        err = rb_git_scan_workdir(repo, index, opt->include_untracked, opt->include_ignored, &scan);
     if (err < 0)
         return err;
     for (size_t i = 0; !err && i < scan.count; i++)
@@ -144,8 +143,7 @@ static int move_head(git_repository *repo, const rb_git_recorded *rec, const cha
     return err < 0 ? err : git_repository_set_head(repo, ref);
 }
 
-static void describe(rb_op *op, const rb_git_recorded *rec, const rb_git_head *before,
-                     size_t files)
+static void describe(rb_op *op, const rb_git_recorded *rec, const rb_git_head *before, size_t files)
 {
     const rb_host_api *h = rb_git_host;
     rb_node *res = h->result(op);
@@ -159,8 +157,7 @@ static void describe(rb_op *op, const rb_git_recorded *rec, const rb_git_head *b
         h->node_add_null(res, "branch");
     h->node_add_bool(res, "detached", rec->branch == NULL);
     if (!before->unborn)
-        h->node_add_string(res, "previous_commit",
-                           git_oid_tostr(hex, sizeof hex, &before->commit));
+        h->node_add_string(res, "previous_commit", git_oid_tostr(hex, sizeof hex, &before->commit));
     if (before->branch)
         h->node_add_string(res, "previous_branch", before->branch);
     h->node_add_bool(res, "dirty", rec->dirty);

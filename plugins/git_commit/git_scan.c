@@ -139,9 +139,15 @@ static int run_parallel(const scan_ctx *c, unsigned char *verdict, uint32_t *mod
     int started[4] = {0, 0, 0, 0};
     scan_job jobs[4];
     for (size_t t = 0; t < threads; t++) {
-        jobs[t] = (scan_job){c,       c->nentries * t / threads, c->nentries * (t + 1) / threads,
-                             c->ndirs * t / threads,             c->ndirs * (t + 1) / threads,
-                             verdict, modes, {NULL, 0, 0}, 0};
+        jobs[t] = (scan_job){c,
+                             c->nentries * t / threads,
+                             c->nentries * (t + 1) / threads,
+                             c->ndirs * t / threads,
+                             c->ndirs * (t + 1) / threads,
+                             verdict,
+                             modes,
+                             {NULL, 0, 0},
+                             0};
         if (t + 1 < threads)
             started[t] = pthread_create(&tid[t], NULL, run_job, &jobs[t]) == 0;
     }

@@ -60,7 +60,10 @@ static unsigned char type_of(const char *full, unsigned char d_type)
     struct stat st;
     if (lstat(full, &st) < 0)
         return DT_UNKNOWN;
-    return S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : S_ISLNK(st.st_mode) ? DT_LNK : DT_UNKNOWN;
+    return S_ISDIR(st.st_mode)   ? DT_DIR
+           : S_ISREG(st.st_mode) ? DT_REG
+           : S_ISLNK(st.st_mode) ? DT_LNK
+                                 : DT_UNKNOWN;
 }
 
 static int read_one_dir(const scan_ctx *c, const char *dir, scan_found_list *out)

@@ -206,7 +206,8 @@ int rb_git_snapshot(void *state, rb_op *op)
         rc = h->error_set(RB_ENOTFOUND, RB_ERRCLASS_GIT,
                           "%s has no commit checked out (branch %s is unborn)", opt.repo_path,
                           head.branch);
-    int on_branch = !opt.branch || (!head.detached && head.branch && !strcmp(head.branch, opt.branch));
+    int on_branch =
+        !opt.branch || (!head.detached && head.branch && !strcmp(head.branch, opt.branch));
     if (!rc)
         rc = rb_git_state_compute(repo, &opt, &live);
     if (!rc && on_branch)
@@ -238,8 +239,8 @@ int rb_git_snapshot(void *state, rb_op *op)
     if (rc < 0 && refs_made)
         rb_git_refs_remove(repo, id);
     if (!rc && live_dirty)
-        h->log(RB_LOG_INFO, "%s: uncommitted changes saved under refs/rbhost/%s/",
-               opt.repo_path, id);
+        h->log(RB_LOG_INFO, "%s: uncommitted changes saved under refs/rbhost/%s/", opt.repo_path,
+               id);
     rb_git_head_clear(&head);
     git_repository_free(repo);
     return rc;

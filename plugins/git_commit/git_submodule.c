@@ -193,8 +193,8 @@ static int sub_move(sub_entry *e)
     return err < 0 ? err : git_repository_set_head(e->repo, ref);
 }
 
-int rb_git_submodules_restore(git_repository *repo, const char *repo_path,
-                              const rb_node *recorded, rb_node *result)
+int rb_git_submodules_restore(git_repository *repo, const char *repo_path, const rb_node *recorded,
+                              rb_node *result)
 {
     const rb_host_api *h = rb_git_host;
     size_t n = h->node_count(recorded);

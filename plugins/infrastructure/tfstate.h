@@ -41,6 +41,8 @@ int rb_tfstate_key(const rb_infra_buf *snapshot_doc, unsigned char key[RB_TFSTAT
 int rb_tfstate_parse(const rb_infra_buf *doc, const char *what,
                      const unsigned char key[RB_TFSTATE_KEY_LEN], rb_tfstate *st);
 void rb_tfstate_free(rb_tfstate *st);
+/* Sorts st->instances by address, as rb_tfstate_find needs. */
+void rb_tfstate_sort(rb_tfstate *st);
 /* The instance with that address, or NULL. */
 const rb_tfstate_instance *rb_tfstate_find(const rb_tfstate *st, const char *address);
 

@@ -211,8 +211,7 @@ static int read_instances(const cJSON *resources, const char *what, hasher *hs, 
             }
         }
     }
-    if (st->instance_count > 1)
-        qsort(st->instances, st->instance_count, sizeof *st->instances, by_address);
+    rb_tfstate_sort(st);
     return 0;
 }
 
@@ -308,6 +307,12 @@ void rb_tfstate_free(rb_tfstate *st)
     free(st->lineage);
     free(st->terraform_version);
     memset(st, 0, sizeof *st);
+}
+
+void rb_tfstate_sort(rb_tfstate *st)
+{
+    if (st->instance_count > 1)
+        qsort(st->instances, st->instance_count, sizeof *st->instances, by_address);
 }
 
 const rb_tfstate_instance *rb_tfstate_find(const rb_tfstate *st, const char *address)

@@ -31,12 +31,6 @@ int rb_tfstate_index_json(const rb_tfstate *st, char **json)
     return *json ? 0 : oom();
 }
 
-static int by_address(const void *a, const void *b)
-{
-    return strcmp(((const rb_tfstate_instance *)a)->address,
-                  ((const rb_tfstate_instance *)b)->address);
-}
-
 int rb_tfstate_index_parse(const char *json, rb_tfstate *st)
 {
     memset(st, 0, sizeof *st);
@@ -68,8 +62,8 @@ int rb_tfstate_index_parse(const char *json, rb_tfstate *st)
         st->instance_count++;
     }
     cJSON_Delete(map);
-    if (rc == 0 && st->instance_count > 1)
-        qsort(st->instances, st->instance_count, sizeof *st->instances, by_address);
+    if (rc == 0)
+        rb_tfstate_sort(st);
     if (rc < 0)
         rb_tfstate_free(st);
     return rc;

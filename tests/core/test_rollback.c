@@ -410,3 +410,33 @@ Test(rollback, passwords_never_reach_the_metadata)
     cr_assert(strstr(r.out, "postgresql://app@db.example/prod"), "%s", r.out);
     rbt_run_free(&r);
 }
+
+Test(rollback, health_check_over_https_verifies_the_certificate)
+{
+    snapshot("s1");
+    rbt_run r = rbt_sh("cd '%s' && openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem "
+                       "-out cert.pem -days 1 -subj /CN=127.0.0.1 -addext "
+                       "subjectAltName=IP:127.0.0.1 2>/dev/null && "
+                       "(openssl s_server -accept 127.0.0.1:18443 -cert cert.pem -key key.pem "
+                       "-www -quiet >/dev/null 2>&1 & echo $!)",
+                       tmp);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    int pid = atoi(r.out);
+    rbt_run_free(&r);
+    usleep(500000);
+    char *arg = rbt_fmt("--validation '{\"tests\":[{\"type\":\"health_check\",\"url\":"
+                        "\"https://127.0.0.1:18443/\",\"ca_file\":\"%s/cert.pem\"}]}'",
+                        tmp);
+    cJSON *rec = rollback_json(0, arg);
+    cJSON_Delete(rec);
+    free(arg);
+    /* Without the CA the certificate is not trusted: the check fails. */
+    rec = rollback_json(1, "--validation '{\"tests\":[{\"type\":\"health_check\",\"url\":"
+                           "\"https://127.0.0.1:18443/\"}]}'");
+    const cJSON *res = cJSON_GetArrayItem(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "verification_results"), "results"), 1);
+    cr_assert(cJSON_IsFalse(cJSON_GetObjectItem(res, "passed")));
+    cr_assert_not_null(s(res, "error"));
+    cJSON_Delete(rec);
+    kill(pid, SIGTERM);
+}

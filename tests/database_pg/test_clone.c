@@ -203,3 +203,44 @@ Test(pg_clone, dry_run_lists_changed_tables_with_row_counts)
     cJSON_Delete(plan);
     free(cfg);
 }
+
+Test(pg_clone, long_snapshot_id_gets_a_short_unique_copy_name_and_backup_file)
+{
+    /* Two ids that share their first 100 characters must not share a copy:
+     * PostgreSQL would cut both names to the same 63 bytes. */
+    char id_a[120], id_b[120];
+    memset(id_a, 'x', 110);
+    id_a[110] = '\0';
+    memcpy(id_b, id_a, sizeof id_a);
+    id_a[109] = 'a';
+    id_b[109] = 'b';
+    char *file = rbt_fmt("%s/clone.dump", t.tmp);
+    char *extra = rbt_fmt("\"method\": \"clone\", \"backup_file\": \"%s\"", file);
+    char *cfg = pgt_config(&t, NULL, extra);
+    cJSON *a = pgt_snapshot(&t, id_a, cfg);
+    cJSON *b = pgt_snapshot(&t, id_b, cfg);
+    const char *ca = pgt_str(a, "metadata", "clone_database", NULL);
+    const char *cb = pgt_str(b, "metadata", "clone_database", NULL);
+    cr_assert_leq(strlen(ca), 63);
+    cr_assert_str_neq(ca, cb);
+    cr_assert(pgt_db_exists(&t, ca) && pgt_db_exists(&t, cb));
+
+    rbt_run r = rbt_sh("'%s/pg_restore' --list '%s'", t.bindir, file);
+    cr_assert_eq(r.code, 0, "pg_restore cannot read backup_file: %s", r.err);
+    cr_assert_not_null(strstr(r.out, "TABLE DATA app orders"));
+    rbt_run_free(&r);
+
+    pgt_sql_file(&t, "changes.sql");
+    int code;
+    cJSON *rec = pgt_rollback(&t, id_a, "--no-safety-snapshot", &code);
+    expect_completed(rec, code);
+    char *n = pgt_sql(&t, NULL, "SELECT count(*) FROM public.doomed");
+    cr_assert_str_eq(n, "50");
+    free(n);
+    cJSON_Delete(rec);
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    free(cfg);
+    free(extra);
+    free(file);
+}

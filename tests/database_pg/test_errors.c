@@ -11,6 +11,8 @@
 
 static pgt t;
 static char *role;
+/* A tmpfs mounted by a test, unmounted even when an assertion fails. */
+static char *mounted;
 
 static void setup(void)
 {
@@ -20,6 +22,14 @@ static void setup(void)
 
 static void teardown(void)
 {
+    if (mounted) {
+        free(pgt_sql(&t, "postgres", "DROP DATABASE IF EXISTS %s_full WITH (FORCE)", t.db));
+        free(pgt_sql(&t, "postgres", "DROP TABLESPACE IF EXISTS rbt_small_%d", (int)getpid()));
+        rbt_run u = rbt_sh("umount '%s'", mounted);
+        rbt_run_free(&u);
+        free(mounted);
+        mounted = NULL;
+    }
     if (t.db) {
         pgt_drop_databases(&t);
         free(pgt_sql(&t, "postgres", "DROP ROLE IF EXISTS %s", role));
@@ -253,6 +263,7 @@ Test(pg_errors, full_disk_on_the_server_fails_the_snapshot_cleanly)
         cr_skip_test("cannot mount a tmpfs here");
     }
     rbt_run_free(&m);
+    mounted = strdup(dir);
     char *ts = rbt_fmt("rbt_small_%d", (int)getpid());
     char *db = rbt_fmt("%s_full", t.db);
     free(pgt_sql(&t, "postgres", "CREATE TABLESPACE %s LOCATION '%s'", ts, dir));
@@ -274,10 +285,6 @@ Test(pg_errors, full_disk_on_the_server_fails_the_snapshot_cleanly)
     char *allow =
         pgt_sql(&t, "postgres", "SELECT datallowconn FROM pg_database WHERE datname = '%s'", db);
     cr_assert_str_eq(allow, "t");
-    free(pgt_sql(&t, "postgres", "DROP DATABASE %s", db));
-    free(pgt_sql(&t, "postgres", "DROP TABLESPACE %s", ts));
-    rbt_run u = rbt_sh("umount '%s'", dir);
-    rbt_run_free(&u);
     free(allow);
     free(copies);
     free(n);

@@ -39,6 +39,8 @@ static void make_tree(const char *d)
            "setfattr -n user.bin -v 0x00ff10 srv/data/blob.bin && "
            "setfacl -m u:nobody:r-x,g:nogroup:r srv/data && "
            "setfacl -d -m u:nobody:rwx srv/data && "
+           "mkdir acl && setfacl -d -m u:nobody:rwx acl && printf plain > acl/plain && "
+           "setfacl -b acl/plain && "
            "chown nobody:nogroup 'with space/a file' && chmod 4750 srv/data/blob.bin && "
            "chmod 0700 etc && "
            "touch -h -d '2021-03-04 05:06:07.123456789' etc/current && "
@@ -60,7 +62,7 @@ static void change_tree(const char *d)
            "rm srv/queue && printf 'not a fifo' > srv/queue && "
            "rm -r 'with space' && printf 'file now' > 'with space' && "
            "rm empty && mkdir empty && printf 'inside' > empty/x && "
-           "rm sparse.img && touch -d '2000-01-01' etc/app",
+           "rm sparse.img && rm acl/plain && touch -d '2000-01-01' etc/app",
            d);
 }
 
@@ -72,15 +74,16 @@ Test(fs_kinds, every_kind_is_recorded)
     cJSON *m = fst_snapshot(&t, "kinds", cfg, &resp);
     cr_assert_str_eq(fst_str(m, "method", NULL), "filesystem_backup");
     cr_assert_str_eq(fst_str(cJSON_GetArrayItem(fst_get(m, "paths", NULL), 0), NULL), t.tree);
-    /* main.conf, blob.bin, "a file", empty, sparse.img; hardlink.conf is a link */
-    cr_assert_eq(fst_num(m, "counts", "files", NULL), 5);
+    /* main.conf, blob.bin, "a file", empty, sparse.img, acl/plain; hardlink.conf
+     * is a link */
+    cr_assert_eq(fst_num(m, "counts", "files", NULL), 6);
     cr_assert_eq(fst_num(m, "counts", "hardlinks", NULL), 1);
     cr_assert_eq(fst_num(m, "counts", "symlinks", NULL), 2);
     cr_assert_eq(fst_num(m, "counts", "fifos", NULL), 1);
     cr_assert_eq(fst_num(m, "counts", "devices", NULL), 1);
     cr_assert_eq(fst_num(m, "counts", "sparse_files", NULL), 1);
-    /* tree, etc, etc/app, srv, srv/data, "with space" */
-    cr_assert_eq(fst_num(m, "counts", "directories", NULL), 6);
+    /* tree, etc, etc/app, srv, srv/data, "with space", acl */
+    cr_assert_eq(fst_num(m, "counts", "directories", NULL), 7);
     /* Only the sparse file's data extents are read, not its 64 MiB. */
     cr_assert_lt(fst_num(m, "bytes", "read", NULL), 400000);
     cJSON_Delete(resp);

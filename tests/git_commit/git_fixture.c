@@ -135,8 +135,8 @@ char *gf_config(const char *repo, const char *extra)
 
 cJSON *gf_snapshot(const char *id, const char *config)
 {
-    rbt_run r = rbt_rbhost(gf_store, "--json create-snapshot --id %s --type git_commit --config '%s'",
-                           id, config);
+    rbt_run r = rbt_rbhost(
+        gf_store, "--json create-snapshot --id %s --type git_commit --config '%s'", id, config);
     cr_assert_eq(r.code, 0, "create-snapshot %s: exit %d\n%s\n%s", id, r.code, r.out, r.err);
     cJSON *j = rbt_json(r.out);
     cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "status")), "success", "%s",
@@ -147,8 +147,7 @@ cJSON *gf_snapshot(const char *id, const char *config)
 
 rbt_run gf_rollback(const char *id, const char *extra)
 {
-    return rbt_rbhost(gf_store, "--json execute-rollback --id %s --yes %s", id,
-                      extra ? extra : "");
+    return rbt_rbhost(gf_store, "--json execute-rollback --id %s --yes %s", id, extra ? extra : "");
 }
 
 void gf_assert_completed(const rbt_run *r)

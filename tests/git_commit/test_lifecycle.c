@@ -118,8 +118,8 @@ Test(git_lifecycle, dry_run_plans_without_changing_anything)
     rbt_run r = rbt_rbhost(gf_store, "--json execute-rollback --id p --dry-run");
     cr_assert_eq(r.code, 0, "dry-run: %s %s", r.out, r.err);
     cJSON *j = rbt_json(r.out);
-    cJSON *plan = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "targets"), 0),
-                                      "plan");
+    cJSON *plan =
+        cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "targets"), 0), "plan");
     cr_assert_not_null(plan, "%s", r.out);
     cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(plan, "commit_from")),
                      strtok(to, "\n"));

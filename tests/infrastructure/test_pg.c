@@ -11,141 +11,29 @@
 #include <unistd.h>
 
 #include "infra_fixture.h"
+#include "pg_fixture.h"
 
 static ift t;
-static PGconn *admin, *db;
-static char *dbname, *role;
-static int opened;
-
-static PGconn *connect_to(const char *name)
-{
-    char *ci = rbt_fmt("host=%s port=%s user=%s dbname=%s", getenv("RBT_PG_HOST"),
-                       getenv("RBT_PG_PORT"), getenv("RBT_PG_USER"), name);
-    PGconn *c = PQconnectdb(ci);
-    cr_assert_eq(PQstatus(c), CONNECTION_OK, "connect %s: %s", ci, PQerrorMessage(c));
-    free(ci);
-    return c;
-}
-
-static PGresult *run(PGconn *c, const char *sql, int n, const char *const *params)
-{
-    PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
-    ExecStatusType st = PQresultStatus(r);
-    cr_assert(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "%s: %s", sql, PQerrorMessage(c));
-    return r;
-}
-
-static void exec_ok(PGconn *c, const char *sql)
-{
-    PGresult *r = PQexec(c, sql);
-    ExecStatusType st = PQresultStatus(r);
-    cr_assert(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "%s: %s", sql, PQerrorMessage(c));
-    PQclear(r);
-}
-
-/* Terraform's Backend.configure, statement by statement. */
-static void terraform_layout(const char *schema)
-{
-    PGresult *r = run(db, "select count(1) from information_schema.schemata where schema_name = $1",
-                      1, &schema);
-    int exists = atoi(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    char *quoted = PQescapeIdentifier(db, schema, strlen(schema));
-    if (!exists) {
-        char *sql = rbt_fmt("CREATE SCHEMA IF NOT EXISTS %s", quoted);
-        exec_ok(db, sql);
-        free(sql);
-    }
-    exec_ok(db, "CREATE SEQUENCE IF NOT EXISTS public.global_states_id_seq AS bigint");
-    char *sql = rbt_fmt("CREATE TABLE IF NOT EXISTS %s.%s (\n"
-                        "\t\t\tid bigint NOT NULL DEFAULT nextval('public.global_states_id_seq') "
-                        "PRIMARY KEY,\n\t\t\tname text UNIQUE,\n\t\t\tdata text\n\t\t\t)",
-                        quoted, "states");
-    exec_ok(db, sql);
-    free(sql);
-    sql = rbt_fmt("CREATE UNIQUE INDEX IF NOT EXISTS %s ON %s.%s (name)", "states_by_name", quoted,
-                  "states");
-    exec_ok(db, sql);
-    free(sql);
-    PQfreemem(quoted);
-}
-
-/* Terraform's RemoteClient.Put. */
-static void put_state(const char *schema, const char *workspace, const char *doc)
-{
-    char *quoted = PQescapeIdentifier(db, schema, strlen(schema));
-    char *sql = rbt_fmt("INSERT INTO %s.%s (name, data) VALUES ($1, $2)\n\t\tON CONFLICT (name) DO "
-                        "UPDATE\n\t\tSET data = $2 WHERE %s.name = $1",
-                        quoted, "states", "states");
-    const char *params[] = {workspace, doc};
-    PQclear(run(db, sql, 2, params));
-    free(sql);
-    PQfreemem(quoted);
-}
-
-/* The row's id and data, malloc'd. */
-static char *get_state(const char *schema, const char *workspace, char **id)
-{
-    char *quoted = PQescapeIdentifier(db, schema, strlen(schema));
-    char *sql = rbt_fmt("SELECT id, data FROM %s.states WHERE name = $1", quoted);
-    PGresult *r = run(db, sql, 1, &workspace);
-    cr_assert_eq(PQntuples(r), 1, "no row %s in %s.states", workspace, schema);
-    if (id)
-        *id = strdup(PQgetvalue(r, 0, 0));
-    char *data = strdup(PQgetvalue(r, 0, 1));
-    PQclear(r);
-    free(sql);
-    PQfreemem(quoted);
-    return data;
-}
+static ipg pg;
 
 static void pg_open(void)
 {
-    rbt_server_env("RBT_PG_HOST");
-    rbt_server_env("RBT_PG_PORT");
-    rbt_server_env("RBT_PG_USER");
+    ipg_open(&pg);
     ift_open(&t);
-    static int n;
-    dbname = rbt_fmt("rbt_infra_%d_%d", (int)getpid(), n);
-    role = rbt_fmt("rbt_tf_%d_%d", (int)getpid(), n++);
-    admin = connect_to("postgres");
-    exec_ok(admin, "SET client_min_messages TO warning");
-    char *sql = rbt_fmt("CREATE DATABASE %s", dbname);
-    exec_ok(admin, sql);
-    free(sql);
-    db = connect_to(dbname);
-    opened = 1;
 }
 
 static void pg_close(void)
 {
-    if (!opened)
-        return;
-    PQfinish(db);
-    char *sql = rbt_fmt("DROP DATABASE %s WITH (FORCE)", dbname);
-    exec_ok(admin, sql);
-    free(sql);
-    sql = rbt_fmt("DROP ROLE IF EXISTS %s", role);
-    exec_ok(admin, sql);
-    free(sql);
-    PQfinish(admin);
-    free(dbname);
-    free(role);
-    ift_close(&t);
-    opened = 0;
+    if (pg.opened)
+        ift_close(&t);
+    ipg_close(&pg);
 }
 
 TestSuite(infra_pg, .fini = pg_close, .timeout = 120);
 
-static char *conn_str(void)
-{
-    return rbt_fmt("host=%s port=%s user=%s dbname=%s", getenv("RBT_PG_HOST"),
-                   getenv("RBT_PG_PORT"), getenv("RBT_PG_USER"), dbname);
-}
-
 static void snapshot(const char *extra_config)
 {
-    char *cs = conn_str();
+    char *cs = ipg_conn_str(&pg);
     char *config = rbt_fmt("{\"backend\":\"pg\",\"conn_str\":\"%s\"%s}", cs, extra_config);
     char *path = rbt_fmt("%s/config.json", t.tmp);
     rbt_spit(path, config);
@@ -160,7 +48,8 @@ static void snapshot(const char *extra_config)
 
 static int advisory_locks(void)
 {
-    PGresult *r = run(admin, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'", 0, NULL);
+    PGresult *r =
+        ipg_run(pg.admin, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'", 0, NULL);
     int n = atoi(PQgetvalue(r, 0, 0));
     PQclear(r);
     return n;
@@ -169,20 +58,20 @@ static int advisory_locks(void)
 Test(infra_pg, rollback_rewrites_the_workspace_row_with_the_next_serial)
 {
     pg_open();
-    terraform_layout("terraform_remote_state");
+    ipg_terraform_layout(&pg, "terraform_remote_state");
     ift_state base = ift_state_base();
     char *snap_doc = ift_tfstate(&base);
-    put_state("terraform_remote_state", "default", snap_doc);
+    ipg_put_state(&pg, "terraform_remote_state", "default", snap_doc);
     snapshot("");
     char *id_before = NULL;
-    free(get_state("terraform_remote_state", "default", &id_before));
+    free(ipg_get_state(&pg, "terraform_remote_state", "default", &id_before));
 
     ift_state s = ift_state_base();
     s.serial = 6;
     s.web_size = "large";
     s.subnet_b = 0;
     char *modified = ift_tfstate(&s);
-    put_state("terraform_remote_state", "default", modified);
+    ipg_put_state(&pg, "terraform_remote_state", "default", modified);
 
     int code;
     char *err = NULL;
@@ -197,7 +86,7 @@ Test(infra_pg, rollback_rewrites_the_workspace_row_with_the_next_serial)
     cr_assert_str_eq(ift_str(rec, "verification_results", "status", NULL), "success");
 
     char *id_after = NULL;
-    char *now = get_state("terraform_remote_state", "default", &id_after);
+    char *now = ipg_get_state(&pg, "terraform_remote_state", "default", &id_after);
     char *expected = ift_with_serial(snap_doc, 7);
     cr_assert_str_eq(now, expected);
     cr_assert_str_eq(id_after, id_before, "the row was replaced instead of updated");
@@ -220,27 +109,28 @@ Test(infra_pg, rollback_rewrites_the_workspace_row_with_the_next_serial)
 Test(infra_pg, workspace_locked_by_another_session_is_refused_with_its_pid)
 {
     pg_open();
-    terraform_layout("terraform_remote_state");
+    ipg_terraform_layout(&pg, "terraform_remote_state");
     ift_state base = ift_state_base();
     char *snap_doc = ift_tfstate(&base);
-    put_state("terraform_remote_state", "default", snap_doc);
+    ipg_put_state(&pg, "terraform_remote_state", "default", snap_doc);
     snapshot("");
     ift_state s = ift_state_base();
     s.serial = 6;
     s.web_count = 3;
     char *modified = ift_tfstate(&s);
-    put_state("terraform_remote_state", "default", modified);
+    ipg_put_state(&pg, "terraform_remote_state", "default", modified);
 
     /* A terraform apply in progress: its Lock() statement, from a session
      * of its own, which then drops the creation lock. */
-    PGconn *holder = connect_to(dbname);
-    PGresult *r = run(holder,
-                      "SELECT states.id, pg_try_advisory_lock(states.id), pg_try_advisory_lock(-1) "
-                      "FROM terraform_remote_state.states WHERE states.name = 'default'",
-                      0, NULL);
+    PGconn *holder = ipg_connect(pg.dbname);
+    PGresult *r =
+        ipg_run(holder,
+                "SELECT states.id, pg_try_advisory_lock(states.id), pg_try_advisory_lock(-1) "
+                "FROM terraform_remote_state.states WHERE states.name = 'default'",
+                0, NULL);
     cr_assert_str_eq(PQgetvalue(r, 0, 1), "t");
     PQclear(r);
-    exec_ok(holder, "SELECT pg_advisory_unlock(-1)");
+    ipg_exec(holder, "SELECT pg_advisory_unlock(-1)");
     char *pid = rbt_fmt("pid %d", PQbackendPID(holder));
 
     int code;
@@ -252,15 +142,15 @@ Test(infra_pg, workspace_locked_by_another_session_is_refused_with_its_pid)
     cr_assert_not_null(msg);
     cr_assert_not_null(strstr(msg, "workspace \"default\""), "error: %s", msg);
     cr_assert_not_null(strstr(msg, pid), "holder not named: %s", msg);
-    char *now = get_state("terraform_remote_state", "default", NULL);
+    char *now = ipg_get_state(&pg, "terraform_remote_state", "default", NULL);
     cr_assert_str_eq(now, modified, "a refused rollback changed the row");
     free(now);
     cJSON_Delete(rec);
     free(err);
 
     /* Workspace creation in progress (Terraform's creation lock, -1). */
-    PQclear(run(holder, "SELECT pg_advisory_unlock_all()", 0, NULL));
-    exec_ok(holder, "SELECT pg_advisory_lock(-1)");
+    PQclear(ipg_run(holder, "SELECT pg_advisory_unlock_all()", 0, NULL));
+    ipg_exec(holder, "SELECT pg_advisory_lock(-1)");
     rec = ift_rbhost_json(t.store, &code, &err,
                           "execute-rollback --id before --yes --no-safety-snapshot");
     cr_assert_eq(code, 5, "execute-rollback exited %d: %s", code, err);
@@ -271,7 +161,7 @@ Test(infra_pg, workspace_locked_by_another_session_is_refused_with_its_pid)
 
     /* The same in OpenTofu, whose creation lock is minus the 32-bit FNV-1
      * hash of the schema name, a NUL and the table name. */
-    PQclear(run(holder, "SELECT pg_advisory_unlock_all()", 0, NULL));
+    PQclear(ipg_run(holder, "SELECT pg_advisory_unlock_all()", 0, NULL));
     const char tofu_input[] = "terraform_remote_state\0states";
     uint32_t h = 2166136261u;
     for (size_t i = 0; i < sizeof tofu_input - 1; i++) {
@@ -279,7 +169,7 @@ Test(infra_pg, workspace_locked_by_another_session_is_refused_with_its_pid)
         h ^= (unsigned char)tofu_input[i];
     }
     char *tofu_lock = rbt_fmt("SELECT pg_advisory_lock(%lld)", -(long long)h);
-    exec_ok(holder, tofu_lock);
+    ipg_exec(holder, tofu_lock);
     free(tofu_lock);
     rec = ift_rbhost_json(t.store, &code, &err,
                           "execute-rollback --id before --yes --no-safety-snapshot");
@@ -288,7 +178,7 @@ Test(infra_pg, workspace_locked_by_another_session_is_refused_with_its_pid)
                        ift_str(rec, "error", NULL));
     cJSON_Delete(rec);
     free(err);
-    now = get_state("terraform_remote_state", "default", NULL);
+    now = ipg_get_state(&pg, "terraform_remote_state", "default", NULL);
     cr_assert_str_eq(now, modified, "a refused rollback changed the row");
     free(now);
 
@@ -297,7 +187,7 @@ Test(infra_pg, workspace_locked_by_another_session_is_refused_with_its_pid)
     rbt_run ok = rbt_rbhost(t.store, "execute-rollback --id before --yes");
     cr_assert_eq(ok.code, 0, "execute-rollback exited %d: %s", ok.code, ok.err);
     rbt_run_free(&ok);
-    now = get_state("terraform_remote_state", "default", NULL);
+    now = ipg_get_state(&pg, "terraform_remote_state", "default", NULL);
     char *expected = ift_with_serial(snap_doc, 7);
     cr_assert_str_eq(now, expected);
     free(expected);
@@ -311,16 +201,16 @@ Test(infra_pg, named_workspace_in_own_schema_and_the_password_never_recorded)
 {
     pg_open();
     const char *schema = "iac state";
-    terraform_layout(schema);
+    ipg_terraform_layout(&pg, schema);
     const char *password = "pg-pw-" IFT_SECRET;
-    char *sql = rbt_fmt("CREATE ROLE %s LOGIN PASSWORD '%s'", role, password);
-    exec_ok(admin, sql);
+    char *sql = rbt_fmt("CREATE ROLE %s LOGIN PASSWORD '%s'", pg.role, password);
+    ipg_exec(pg.admin, sql);
     free(sql);
     sql = rbt_fmt("GRANT USAGE ON SCHEMA \"iac state\" TO %s; "
                   "GRANT SELECT, INSERT, UPDATE ON \"iac state\".states TO %s; "
                   "GRANT USAGE ON SEQUENCE public.global_states_id_seq TO %s",
-                  role, role, role);
-    exec_ok(db, sql);
+                  pg.role, pg.role, pg.role);
+    ipg_exec(pg.db, sql);
     free(sql);
 
     ift_state staging = ift_state_base();
@@ -329,13 +219,13 @@ Test(infra_pg, named_workspace_in_own_schema_and_the_password_never_recorded)
     prod.lineage = IFT_OTHER_LINEAGE;
     prod.serial = 40;
     char *prod_doc = ift_tfstate(&prod);
-    put_state(schema, "staging", snap_doc);
-    put_state(schema, "default", prod_doc);
+    ipg_put_state(&pg, schema, "staging", snap_doc);
+    ipg_put_state(&pg, schema, "default", prod_doc);
 
     char *config =
         rbt_fmt("{\"backend\":\"pg\",\"conn_str\":\"postgresql://%s:%s@/%s?host=%s&port=%s\","
                 "\"schema_name\":\"%s\",\"workspace\":\"staging\"}",
-                role, password, dbname, getenv("RBT_PG_HOST"), getenv("RBT_PG_PORT"), schema);
+                pg.role, password, pg.dbname, getenv("RBT_PG_HOST"), getenv("RBT_PG_PORT"), schema);
     char *path = rbt_fmt("%s/config.json", t.tmp);
     rbt_spit(path, config);
     rbt_run r = rbt_rbhost(t.store,
@@ -348,7 +238,7 @@ Test(infra_pg, named_workspace_in_own_schema_and_the_password_never_recorded)
     cJSON *res = rbt_json(r.out);
     cr_assert_str_eq(ift_str(res, "metadata", "schema_name", NULL), schema);
     cr_assert_str_eq(ift_str(res, "metadata", "workspace", NULL), "staging");
-    cr_assert_str_eq(ift_str(res, "metadata", "database", NULL), dbname);
+    cr_assert_str_eq(ift_str(res, "metadata", "database", NULL), pg.dbname);
     cJSON_Delete(res);
     rbt_run_free(&r);
     char *meta_path = rbt_fmt("%s/before_metadata.json", t.store);
@@ -361,7 +251,7 @@ Test(infra_pg, named_workspace_in_own_schema_and_the_password_never_recorded)
     s.serial = 6;
     s.web_size = "large";
     char *modified = ift_tfstate(&s);
-    put_state(schema, "staging", modified);
+    ipg_put_state(&pg, schema, "staging", modified);
 
     /* The recorded conn_str has no password: it comes from the
      * environment, as for terraform itself. */
@@ -371,10 +261,10 @@ Test(infra_pg, named_workspace_in_own_schema_and_the_password_never_recorded)
     cr_assert_eq(r.code, 0, "execute-rollback exited %d: %s", r.code, r.err);
     cr_assert_null(strstr(r.err, "pg-pw-"));
     rbt_run_free(&r);
-    char *now = get_state(schema, "staging", NULL);
+    char *now = ipg_get_state(&pg, schema, "staging", NULL);
     char *expected = ift_with_serial(snap_doc, 7);
     cr_assert_str_eq(now, expected);
-    char *other = get_state(schema, "default", NULL);
+    char *other = ipg_get_state(&pg, schema, "default", NULL);
     cr_assert_str_eq(other, prod_doc, "another workspace's row was touched");
 
     free(other);
@@ -392,7 +282,7 @@ Test(infra_pg, named_workspace_in_own_schema_and_the_password_never_recorded)
 Test(infra_pg, database_without_the_backend_table_is_named)
 {
     pg_open();
-    char *cs = conn_str();
+    char *cs = ipg_conn_str(&pg);
     rbt_run r = rbt_rbhost(t.store,
                            "create-snapshot --id before --type infrastructure --config "
                            "'{\"backend\":\"pg\",\"conn_str\":\"%s\"}'",

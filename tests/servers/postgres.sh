@@ -68,7 +68,9 @@ free_port() {
     local p
     for _ in $(seq 1 50); do
         p=$((20000 + RANDOM % 20000))
-        if ! ss -Htln "sport = :$p" | grep -q .; then
+        # Without ss (no iproute2), a port in use shows as a failed start,
+        # which is retried below.
+        if ! command -v ss >/dev/null || ! ss -Htln "sport = :$p" | grep -q .; then
             echo "$p"
             return 0
         fi
@@ -87,7 +89,9 @@ stop_server() {
     if [[ -f $d/data/postmaster.pid ]]; then
         local pid
         pid=$(head -n1 "$d/data/postmaster.pid")
-        [[ $pid =~ ^[0-9]+$ ]] && kill -9 "$pid" 2>/dev/null || true
+        if [[ $pid =~ ^[0-9]+$ ]]; then
+            kill -9 "$pid" 2>/dev/null || true
+        fi
     fi
     rm -rf "$d"
     rm -f "$pointer" "$rundir/postgres.env"

@@ -46,7 +46,9 @@ cleanup() {
             psql -q -d postgres -c "DROP DATABASE IF EXISTS \"$d\" WITH (FORCE)" 2>/dev/null || true
         done
     fi
-    [ -n "$started" ] && "$root/tests/servers/postgres.sh" stop "$work/server" || true
+    if [ -n "$started" ]; then
+        "$root/tests/servers/postgres.sh" stop "$work/server" || true
+    fi
     [ -n "$keep" ] || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -58,7 +60,7 @@ if [ -z "${RBT_PG_HOST:-}" ]; then
     # shellcheck disable=SC1091
     . "$work/server/postgres.env"
 fi
-export PGHOST=$RBT_PG_HOST PGPORT=$RBT_PG_PORT PGUSER=$RBT_PG_USER
+export PGHOST=$RBT_PG_HOST PGPORT=${RBT_PG_PORT:?} PGUSER=${RBT_PG_USER:?}
 export PATH=$RBT_PG_BINDIR:$PATH
 store=$work/store
 db=rbbench

@@ -28,7 +28,7 @@ const rb_command rb_commands[] = {
      "  --dry-run             print what would change, change nothing\n"
      "  --validation JSON     {\"tests\": [...]}: file_exists {path}, git_commit\n"
      "                        {expected_commit, repo_path?}, service_status {services},\n"
-     "                        health_check {url, expected_status?, timeout?},\n"
+     "                        health_check {url, expected_status?, timeout?, ca_file?},\n"
      "                        command {run, expect_exit?, timeout?}\n"
      "  --no-safety-snapshot  skip the safety snapshot (the rollback cannot be undone)\n"
      "  --yes, -y             do not ask for confirmation on a terminal\n"

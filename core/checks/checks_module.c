@@ -1,0 +1,104 @@
+/* The validation tests that need libgit2 and libcurl. Built as a module
+ * of its own, loaded by the core on first use (see rb_checks_module.h). */
+#include <curl/curl.h>
+#include <git2.h>
+#include <string.h>
+#include <strings.h>
+
+#include "rb_checks_module.h"
+
+static const char *str(const cJSON *o, const char *k)
+{
+    return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
+}
+
+static cJSON *result_for(const char *name)
+{
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "test", name);
+    return r;
+}
+
+static cJSON *check_git_commit(const cJSON *test, const char *default_repo)
+{
+    const char *expected = str(test, "expected_commit");
+    const char *repo_path = str(test, "repo_path");
+    if (!repo_path)
+        repo_path = default_repo ? default_repo : ".";
+    cJSON *r = result_for("git_commit");
+    cJSON_AddStringToObject(r, "expected", expected);
+    cJSON_AddStringToObject(r, "repo_path", repo_path);
+    git_libgit2_init();
+    git_repository *repo = NULL;
+    git_oid oid;
+    int passed = 0;
+    if (git_repository_open_ext(&repo, repo_path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0 ||
+        git_reference_name_to_id(&oid, repo, "HEAD") < 0) {
+        const git_error *ge = git_error_last();
+        cJSON_AddNullToObject(r, "actual");
+        cJSON_AddStringToObject(r, "error", ge && ge->message ? ge->message : "cannot read HEAD");
+    } else {
+        char hex[GIT_OID_HEXSZ + 1];
+        git_oid_tostr(hex, sizeof hex, &oid);
+        cJSON_AddStringToObject(r, "actual", hex);
+        /* An abbreviated expected commit matches as a prefix, as git does. */
+        size_t n = strlen(expected);
+        passed = n >= 4 && n <= GIT_OID_HEXSZ && strncasecmp(hex, expected, n) == 0;
+    }
+    git_repository_free(repo);
+    git_libgit2_shutdown();
+    cJSON_AddBoolToObject(r, "passed", passed);
+    return r;
+}
+
+static size_t discard(char *ptr, size_t size, size_t n, void *ud)
+{
+    (void)ptr;
+    (void)ud;
+    return size * n;
+}
+
+static cJSON *check_health(const cJSON *test)
+{
+    const char *url = str(test, "url");
+    const cJSON *exp = cJSON_GetObjectItemCaseSensitive(test, "expected_status");
+    const cJSON *tmo = cJSON_GetObjectItemCaseSensitive(test, "timeout");
+    long expected = cJSON_IsNumber(exp) ? (long)exp->valuedouble : 200;
+    long timeout_ms = cJSON_IsNumber(tmo) ? (long)(tmo->valuedouble * 1000) : 10000;
+    const char *ca_file = str(test, "ca_file");
+    cJSON *r = result_for("health_check");
+    cJSON_AddStringToObject(r, "url", url);
+    cJSON_AddNumberToObject(r, "expected", (double)expected);
+    CURL *c = curl_easy_init();
+    long code = 0;
+    CURLcode cc = CURLE_FAILED_INIT;
+    if (c) {
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+        if (ca_file)
+            curl_easy_setopt(c, CURLOPT_CAINFO, ca_file);
+        cc = curl_easy_perform(c);
+        if (cc == CURLE_OK)
+            curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+        curl_easy_cleanup(c);
+    }
+    if (cc == CURLE_OK)
+        cJSON_AddNumberToObject(r, "actual", (double)code);
+    else {
+        cJSON_AddNullToObject(r, "actual");
+        cJSON_AddStringToObject(r, "error", curl_easy_strerror(cc));
+    }
+    cJSON_AddBoolToObject(r, "passed", cc == CURLE_OK && code == expected);
+    return r;
+}
+
+static const rb_checks_module module = {RB_CHECKS_MODULE_VERSION, check_git_commit, check_health};
+
+RB_EXPORT const rb_checks_module *rb_checks_module_entry(void);
+RB_EXPORT const rb_checks_module *rb_checks_module_entry(void)
+{
+    return &module;
+}
