@@ -57,6 +57,13 @@ int rb_cmd_create_snapshot(rb_cli *cli, int argc, char **argv)
         return rb_cli_usage(rb_cli_find("create-snapshot"), 1);
     }
     cJSON *doc = NULL, *response = NULL;
+    /* --spec takes a file name as it is (DESIGN's "--spec FILE"), as well
+     * as @FILE and inline JSON. */
+    char spec_arg[4096];
+    if (spec && spec[0] != '@' && spec[0] != '{') {
+        snprintf(spec_arg, sizeof spec_arg, "@%s", spec);
+        spec = spec_arg;
+    }
     int rc = rb_cli_json_arg(spec ? spec : config, spec ? "--spec" : "--config", &doc);
     rb_ctx *ctx = rc ? NULL : rb_cli_ctx(cli);
     if (rc == 0 && !ctx)

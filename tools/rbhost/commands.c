@@ -4,7 +4,7 @@
 const rb_command rb_commands[] = {
     {"create-snapshot", "record the current state of one target or a set", rb_cmd_create_snapshot,
      "usage: rbhost [global options] create-snapshot --id ID --type TYPE --config JSON|@FILE\n"
-     "       rbhost [global options] create-snapshot --id ID --spec JSON|@FILE\n"
+     "       rbhost [global options] create-snapshot --id ID --spec FILE|JSON\n"
      "\n"
      "Records the current state of a target (or of every target of a spec) in the\n"
      "store, under ID. The config is checked against the keys the backend declares\n"
@@ -15,7 +15,7 @@ const rb_command rb_commands[] = {
      "  --type TYPE      git_commit, configuration, file_system, database, container,\n"
      "                   infrastructure, or any installed backend\n"
      "  --config JSON    the target's config, inline or @FILE (@- for stdin)\n"
-     "  --spec JSON      several targets, inline or @FILE\n"},
+     "  --spec FILE      several targets: a file, @FILE, or inline JSON\n"},
     {"execute-rollback", "bring every target of a snapshot back, then verify",
      rb_cmd_execute_rollback,
      "usage: rbhost [global options] execute-rollback --id ID [--dry-run] [--validation JSON|@FILE]\n"
