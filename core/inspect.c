@@ -74,7 +74,10 @@ int rb_snapshot_verify(rb_ctx *ctx, const char *id, cJSON **response)
     *response = r;
     if (error)
         return error;
-    return drift ? RB_EDRIFT : 0;
+    if (drift)
+        return rb_error_set(RB_EDRIFT, RB_ERRCLASS_VERIFY,
+                            "the live state differs from snapshot %s", id);
+    return 0;
 }
 
 static cJSON *summary_of(const cJSON *doc)

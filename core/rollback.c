@@ -182,6 +182,34 @@ static cJSON *safety_entry(cJSON *safety_doc, const char *name)
     return NULL;
 }
 
+/* A partial rollback says which checks failed and the first thing each
+ * found, so the reason is visible without --json. */
+static void explain_failed_checks(const cJSON *results, const char *rollback_id)
+{
+    char msg[2048];
+    int used = snprintf(msg, sizeof msg, "rollback %s is partial; failed checks:", rollback_id);
+    const cJSON *r;
+    cJSON_ArrayForEach(r, results)
+    {
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "passed")) || used < 0 ||
+            (size_t)used >= sizeof msg)
+            continue;
+        const char *test = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "test"));
+        const char *target = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "target"));
+        const char *why = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "error"));
+        const cJSON *diff =
+            cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r, "differences"), 0);
+        char *diff_text = diff && !cJSON_IsString(diff) ? cJSON_PrintUnformatted(diff) : NULL;
+        if (!why)
+            why = diff_text ? diff_text : cJSON_GetStringValue(diff);
+        used += snprintf(msg + used, sizeof msg - (size_t)used, " %s%s%s%s%s;", test ? test : "?",
+                         target ? " of " : "", target ? target : "", why ? ": " : "",
+                         why ? why : "");
+        cJSON_free(diff_text);
+    }
+    rb_error_set(RB_EDRIFT, RB_ERRCLASS_VERIFY, "%s", msg);
+}
+
 int rb_rollback_execute(rb_ctx *ctx, const char *id, const rb_rollback_options *opts,
                         cJSON **response)
 {
@@ -372,6 +400,8 @@ int rb_rollback_execute(rb_ctx *ctx, const char *id, const rb_rollback_options *
     if (failed_rc)
         rb_error_set(saved.code, saved.klass, "%s", saved_msg);
 
+    if (!failed_rc && passed != total)
+        explain_failed_checks(vres, rollback_id);
     cJSON_Delete(safety_doc);
     cJSON_Delete(tests);
     cJSON_Delete(doc);

@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "rb_error.h"
 
@@ -21,12 +22,14 @@ static int corrupt(const rb_blob_loc *loc, const char *why)
 static int read_stored(rb_store *s, const rb_blob_loc *loc, void *buf)
 {
     int fd;
-    int rc = rb_store_pack_fd(s, loc->pack, &fd);
+    bool owned;
+    int rc = rb_store_pack_open(s, loc->pack, &fd, &owned);
     if (rc < 0)
         return rc;
-    if (loc->stored_len == 0)
-        return 0;
-    rc = rb_store_pread_all(fd, buf, loc->stored_len, loc->offset, "pack");
+    if (loc->stored_len > 0)
+        rc = rb_store_pread_all(fd, buf, loc->stored_len, loc->offset, "pack");
+    if (owned)
+        close(fd);
     if (rc == RB_ECORRUPT)
         return corrupt(loc, "its pack file is truncated");
     return rc;

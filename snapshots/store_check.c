@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "rb_error.h"
 #include "rb_fs.h"
@@ -54,11 +55,67 @@ static int check_index_files(checker *c)
     return 0;
 }
 
+/* Re-hashing is the whole cost of check: records are verified on every
+ * core, in pack order so that the disk reads sequentially. */
+#define VERIFY_THREADS_MAX 4
+#define VERIFY_BATCH       64
+
+typedef struct verify_run {
+    rb_store *store;
+    const rb_blob_loc *all;
+    size_t n;
+    char **why; /* per record: NULL when sound */
+    atomic_size_t next;
+    atomic_int failed; /* out of memory */
+} verify_run;
+
+static void *verify_worker(void *arg)
+{
+    verify_run *v = arg;
+    for (;;) {
+        size_t first = atomic_fetch_add(&v->next, VERIFY_BATCH);
+        if (first >= v->n)
+            break;
+        size_t last = first + VERIFY_BATCH < v->n ? first + VERIFY_BATCH : v->n;
+        for (size_t i = first; i < last; i++) {
+            int rc = rb_store_record_verify(v->store, &v->all[i]);
+            if (rc == RB_ENOMEM || (rc < 0 && !(v->why[i] = strdup(rb_error_last()->message))))
+                atomic_store(&v->failed, RB_ENOMEM);
+        }
+    }
+    return NULL;
+}
+
+static int cmp_location(const void *a, const void *b)
+{
+    const rb_blob_loc *x = a, *y = b;
+    if (x->pack != y->pack)
+        return x->pack < y->pack ? -1 : 1;
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+static int note_corrupt(checker *c, const uint8_t id[32], char *why)
+{
+    bool fresh;
+    rb_blob_loc *e = rb_idtab_insert(&c->corrupt, id, &fresh);
+    char **g = realloc(c->details, (c->ndetails + 1) * sizeof *g);
+    if (g)
+        c->details = g;
+    if (!e || !g) {
+        free(why);
+        return rb_store_nomem();
+    }
+    e->offset = c->ndetails;
+    e->flags = 0;
+    c->details[c->ndetails++] = why;
+    return 0;
+}
+
 static int check_records(checker *c)
 {
     rb_store *s = c->store;
-    /* Records are verified outside the index lock: a snapshot of the table
-     * is taken first. */
+    /* Records are verified outside the index lock: a copy of the table is
+     * taken first. */
     pthread_rwlock_rdlock(&s->index_lock);
     size_t n = 0;
     rb_blob_loc *all = malloc((s->index.count ? s->index.count : 1) * sizeof *all);
@@ -66,33 +123,33 @@ static int check_records(checker *c)
         if (s->index.slots[i].used)
             all[n++] = s->index.slots[i];
     pthread_rwlock_unlock(&s->index_lock);
-    if (!all)
+    char **why = calloc(n ? n : 1, sizeof *why);
+    if (!all || !why) {
+        free(all);
+        free(why);
         return rb_store_nomem();
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        int v = rb_store_record_verify(s, &all[i]);
-        if (v == RB_ENOMEM) {
-            rc = v;
-        } else if (v < 0) {
-            bool fresh;
-            rb_blob_loc *e = rb_idtab_insert(&c->corrupt, all[i].id, &fresh);
-            char **g = realloc(c->details, (c->ndetails + 1) * sizeof *g);
-            char *msg = strdup(rb_error_last()->message);
-            if (!e || !g || !msg) {
-                free(msg);
-                if (g)
-                    c->details = g;
-                rc = rb_store_nomem();
-                break;
-            }
-            c->details = g;
-            e->offset = c->ndetails;
-            e->used = 1;
-            e->flags = 0;
-            c->details[c->ndetails++] = msg;
-            rb_error_clear();
-        }
     }
+    qsort(all, n, sizeof *all, cmp_location);
+    verify_run v = {s, all, n, why, 0, 0};
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t nthreads = cpus < 1 ? 1 : cpus > VERIFY_THREADS_MAX ? VERIFY_THREADS_MAX : (size_t)cpus;
+    pthread_t threads[VERIFY_THREADS_MAX];
+    size_t started = 0;
+    while (started < nthreads && pthread_create(&threads[started], NULL, verify_worker, &v) == 0)
+        started++;
+    /* Without threads the caller does the work itself. */
+    if (started == 0)
+        verify_worker(&v);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+    int rc = atomic_load(&v.failed) ? rb_store_nomem() : 0;
+    for (size_t i = 0; i < n; i++) {
+        if (why[i] && rc == 0)
+            rc = note_corrupt(c, all[i].id, why[i]);
+        else
+            free(why[i]);
+    }
+    free(why);
     free(all);
     return rc;
 }

@@ -140,6 +140,8 @@ int rb_store_chunker_submit(rb_store_chunker *c, uint8_t *buf, size_t len, uint8
         }
     }
     if (rc < 0) {
+        /* Ours now whatever happens: kept for the cleanup. */
+        c->free_bufs[c->nfree++] = buf;
         pthread_mutex_unlock(&c->mu);
         return rc;
     }

@@ -114,8 +114,9 @@ static int copy_live(gc_run *g, uint32_t from, rb_blob_loc *live, size_t n)
     int rc = rb_store_txn_begin_locked(s, &t);
     if (rc < 0)
         return rc;
-    int src;
-    rc = rb_store_pack_fd(s, from, &src);
+    int src = -1;
+    bool owned = false;
+    rc = rb_store_pack_open(s, from, &src, &owned);
     uint8_t *buf = NULL;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         uint8_t *nb = realloc(buf, live[i].stored_len ? live[i].stored_len : 1);
@@ -129,6 +130,8 @@ static int copy_live(gc_run *g, uint32_t from, rb_blob_loc *live, size_t n)
             rc = rb_store_txn_append_raw(t, &live[i], buf);
     }
     free(buf);
+    if (owned)
+        close(src);
     if (rc == 0)
         rc = rb_store_txn_write_indexes(t);
     rb_store_txn_free(t, rc < 0);

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -91,20 +93,33 @@ int rb_store_pack_register(rb_store *s, const char *name, uint32_t *no_out)
     return rc;
 }
 
-int rb_store_pack_fd(rb_store *s, uint32_t no, int *fd_out)
+/* Descriptors of packs read often stay open, up to a limit: a store of
+ * thousands of snapshots must not run the process out of descriptors.
+ * Beyond it each read opens its own. */
+#define PACK_FDS_MAX 128
+
+int rb_store_pack_open(rb_store *s, uint32_t no, int *fd_out, bool *owned)
 {
     int rc = 0;
+    *owned = false;
     pthread_mutex_lock(&s->packs_mu);
-    if (s->packs[no].fd < 0) {
+    int fd = s->packs[no].fd;
+    if (fd < 0) {
         char *path = rb_store_path(s->packs_dir, "%s.pack", s->packs[no].name);
         if (!path)
             rc = rb_store_nomem();
-        else if ((s->packs[no].fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
             rc = rb_error_os("cannot open pack %s", path);
+        else if (s->open_packs < PACK_FDS_MAX) {
+            s->packs[no].fd = fd;
+            s->open_packs++;
+        } else {
+            *owned = true;
+        }
         free(path);
     }
-    *fd_out = s->packs[no].fd;
     pthread_mutex_unlock(&s->packs_mu);
+    *fd_out = fd;
     return rc;
 }
 
@@ -250,8 +265,31 @@ static bool is_idx_name(const char *name)
     return true;
 }
 
+/* Rescanning the pack directory on every miss would make a caller that
+ * probes many absent blobs slow: the directory's mtime says whether
+ * anything was added since the last scan. The timestamp is coarse, so it
+ * is trusted only once the scan ran well after the last change. */
+#define MTIME_SLACK_NS 1000000000LL
+
+static int64_t ns_of(const struct timespec *t)
+{
+    return (int64_t)t->tv_sec * 1000000000LL + t->tv_nsec;
+}
+
+static bool dir_unchanged(rb_store *s)
+{
+    struct stat st;
+    if (!s->scanned || stat(s->packs_dir, &st) < 0)
+        return false;
+    return ns_of(&st.st_mtim) == s->scan_mtime_ns &&
+           s->scan_time_ns - s->scan_mtime_ns > MTIME_SLACK_NS;
+}
+
 int rb_store_index_refresh(rb_store *s)
 {
+    struct stat st;
+    struct timespec now;
+    bool stamped = stat(s->packs_dir, &st) == 0 && clock_gettime(CLOCK_REALTIME, &now) == 0;
     DIR *d = opendir(s->packs_dir);
     if (!d) {
         if (errno == ENOENT) {
@@ -269,6 +307,11 @@ int rb_store_index_refresh(rb_store *s)
     closedir(d);
     if (rc == 0)
         s->loaded = true;
+    s->scanned = rc == 0 && stamped;
+    if (s->scanned) {
+        s->scan_mtime_ns = ns_of(&st.st_mtim);
+        s->scan_time_ns = ns_of(&now);
+    }
     return rc;
 }
 
@@ -322,7 +365,7 @@ int rb_store_index_lookup(rb_store *s, const uint8_t id[32], rb_blob_loc *out, b
     if (reload) {
         /* Another process may have committed since the index was loaded. */
         pthread_rwlock_wrlock(&s->index_lock);
-        rc = rb_store_index_refresh(s);
+        rc = dir_unchanged(s) ? 0 : rb_store_index_refresh(s);
         found = rc == 0 && find_locked(s, id, out);
         pthread_rwlock_unlock(&s->index_lock);
         if (rc < 0)
@@ -335,14 +378,14 @@ int rb_store_index_lookup(rb_store *s, const uint8_t id[32], rb_blob_loc *out, b
     return rb_error_set(RB_ENOTFOUND, RB_ERRCLASS_STORE, "blob %s is not in store %s", hex, s->dir);
 }
 
-void rb_store_index_reset(rb_store *s)
+static void reset_locked(rb_store *s)
 {
-    pthread_rwlock_wrlock(&s->index_lock);
     rb_idtab_free(&s->index);
     pthread_mutex_lock(&s->packs_mu);
     for (size_t i = 0; i < s->npacks; i++)
         if (s->packs[i].fd >= 0)
             close(s->packs[i].fd);
+    s->open_packs = 0;
     free(s->packs);
     s->packs = NULL;
     s->npacks = s->packs_cap = 0;
@@ -353,5 +396,26 @@ void rb_store_index_reset(rb_store *s)
     s->idx_names = NULL;
     s->nidx = s->idx_cap = 0;
     s->loaded = false;
+    s->scanned = false;
+}
+
+void rb_store_index_reset(rb_store *s)
+{
+    pthread_rwlock_wrlock(&s->index_lock);
+    reset_locked(s);
     pthread_rwlock_unlock(&s->index_lock);
+}
+
+int rb_store_index_sync(rb_store *s)
+{
+    pthread_rwlock_wrlock(&s->index_lock);
+    /* A gc since the index was loaded may have removed records it still
+     * lists; a new snapshot must not reference them. Pack numbers of open
+     * transactions must stay valid, so with one open only additions are
+     * picked up (gc cannot have run since it began). */
+    if (s->loaded && s->ntxns == 0 && !dir_unchanged(s))
+        reset_locked(s);
+    int rc = s->loaded && dir_unchanged(s) ? 0 : rb_store_index_refresh(s);
+    pthread_rwlock_unlock(&s->index_lock);
+    return rc;
 }

@@ -68,7 +68,6 @@ void rb_idtab_free(rb_idtab *t);
 typedef struct rb_store_pack {
     char name[RB_STORE_PACK_NAME + 1];
     int fd; /* opened lazily for reading; -1 */
-    bool dead;
 } rb_store_pack;
 
 typedef struct rb_store_pool {
@@ -87,16 +86,20 @@ struct rb_store {
 
     /* Lock order: index_lock, then a transaction's mu, then packs_mu;
      * nothing is taken while packs_mu is held. */
-    pthread_rwlock_t index_lock; /* index, idx_names, loaded, txns */
+    pthread_rwlock_t index_lock; /* the fields down to packs_mu */
     bool loaded;
+    bool scanned; /* the pack directory as of the last scan: */
+    int64_t scan_mtime_ns, scan_time_ns;
     rb_idtab index;
-    pthread_mutex_t packs_mu; /* packs */
-    rb_store_pack *packs;
-    size_t npacks, packs_cap;
     char **idx_names; /* idx files already loaded, sorted */
     size_t nidx, idx_cap;
-    rb_store_txn **txns;
+    rb_store_txn **txns; /* open transactions, whose records are readable */
     size_t ntxns, txns_cap;
+
+    pthread_mutex_t packs_mu; /* packs, npacks, packs_cap, open_packs */
+    rb_store_pack *packs;
+    size_t npacks, packs_cap;
+    size_t open_packs; /* descriptors kept in packs[].fd */
 
     rb_store_pool dctx_pool;
     rb_store_pool cctx_pool;
@@ -157,12 +160,14 @@ int rb_store_index_refresh(rb_store *s);
 int rb_store_index_lookup(rb_store *s, const uint8_t id[32], rb_blob_loc *out, bool reload);
 /* Loads the index on first use. */
 int rb_store_index_ensure(rb_store *s);
+/* Brings the index up to date for a new transaction. */
+int rb_store_index_sync(rb_store *s);
 /* Remembers that index file `name` is loaded; index_lock held for writing. */
 int rb_store_index_note_file(rb_store *s, const char *name);
 /* Registers a new pack name; returns its number or a negative error. */
 int rb_store_pack_register(rb_store *s, const char *name, uint32_t *no_out);
-/* A read-only descriptor for pack `no` (owned by the store). */
-int rb_store_pack_fd(rb_store *s, uint32_t no, int *fd_out);
+/* A read-only descriptor for pack `no`; the caller closes it when *owned. */
+int rb_store_pack_open(rb_store *s, uint32_t no, int *fd_out, bool *owned);
 char *rb_store_pack_path(rb_store *s, uint32_t no, const char *ext);
 /* Writes the index file of pack `no` from `entries`. */
 int rb_store_index_write(rb_store *s, uint32_t no, rb_blob_loc *entries, size_t n);

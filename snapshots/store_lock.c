@@ -22,24 +22,23 @@ static char *holders_dir(rb_store *s)
     return rb_fs_join(s->dir, "locks");
 }
 
+/* Best effort: the note only improves a conflicting caller's message, so
+ * failing to write it (read-only store, full disk) is no reason to refuse
+ * a lock the kernel granted. */
 static void note_write(rb_store *s, const char *command)
 {
     char *dir = holders_dir(s);
-    if (!dir)
-        return;
-    if (mkdir(dir, RB_STORE_DIR_MODE) == 0 || errno == EEXIST) {
-        char *path = rb_store_path(dir, "%ld", (long)getpid());
-        if (path) {
-            int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, RB_STORE_FILE_MODE);
-            if (fd >= 0) {
-                const char *c = command ? command : "rbhost";
-                if (write(fd, c, strlen(c)) < 0)
-                    (void)0;
-                close(fd);
-            }
-            free(path);
+    char *path = dir ? rb_store_path(dir, "%ld", (long)getpid()) : NULL;
+    if (path && (mkdir(dir, RB_STORE_DIR_MODE) == 0 || errno == EEXIST)) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, RB_STORE_FILE_MODE);
+        if (fd >= 0) {
+            const char *c = command ? command : "rbhost";
+            ssize_t written = write(fd, c, strlen(c));
+            (void)written;
+            close(fd);
         }
     }
+    free(path);
     free(dir);
 }
 

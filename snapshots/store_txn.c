@@ -50,7 +50,7 @@ static int txn_create(rb_store *store, rb_store_txn **out, bool take_lock)
     if (take_lock)
         rc = rb_store_data_lock(store, false, &t->data_lock_fd);
     if (rc == 0)
-        rc = rb_store_index_ensure(store);
+        rc = take_lock ? rb_store_index_sync(store) : rb_store_index_ensure(store);
     if (rc == 0) {
         /* A re-snapshot uses about as many blobs as the store holds; the
          * pages of a table sized for that are only touched where used. */
@@ -419,10 +419,11 @@ void rb_store_txn_free(rb_store_txn *txn, bool remove_packs)
             unlink(path);
         free(idx);
         free(path);
-        if (p->fd >= 0)
+        if (p->fd >= 0) {
             close(p->fd);
+            s->open_packs--;
+        }
         p->fd = -1;
-        p->dead = true;
     }
     pthread_mutex_unlock(&s->packs_mu);
     pthread_rwlock_unlock(&s->index_lock);

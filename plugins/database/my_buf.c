@@ -82,13 +82,26 @@ void my_buf_literal(my_buf *b, const char *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         const char *esc = NULL;
         switch (s[i]) {
-        case '\0': esc = "\\0"; break;
-        case '\'': esc = "\\'"; break;
-        case '\\': esc = "\\\\"; break;
-        case '\n': esc = "\\n"; break;
-        case '\r': esc = "\\r"; break;
-        case '\032': esc = "\\Z"; break;
-        default: break;
+        case '\0':
+            esc = "\\0";
+            break;
+        case '\'':
+            esc = "\\'";
+            break;
+        case '\\':
+            esc = "\\\\";
+            break;
+        case '\n':
+            esc = "\\n";
+            break;
+        case '\r':
+            esc = "\\r";
+            break;
+        case '\032':
+            esc = "\\Z";
+            break;
+        default:
+            break;
         }
         if (esc) {
             my_buf_add(b, s + run, i - run);

@@ -191,8 +191,7 @@ static int read_charset(my_target *t, MYSQL *c, const char *db, my_catalog *cat)
     int rc = 0;
     if (!row)
         rc = my_error(t, RB_ENOTFOUND, RB_ERRCLASS_DATABASE,
-                                "database '%s' does not exist on the MySQL server at %s", db,
-                                t->where);
+                      "database '%s' does not exist on the MySQL server at %s", db, t->where);
     else if (!(cat->charset = dup_or_empty(row[0])) || !(cat->collation = dup_or_empty(row[1])))
         rc = oom(t);
     mysql_free_result(r);
@@ -214,7 +213,7 @@ static int read_creates(my_target *t, MYSQL *c, const char *db, my_catalog *cat)
         int rc = 0;
         if (!row || mysql_num_fields(r) < 2 || !row[1])
             rc = my_error(t, RB_ERROR, RB_ERRCLASS_DATABASE,
-                                    "SHOW CREATE TABLE %s.%s returned nothing", db, tb->name);
+                          "SHOW CREATE TABLE %s.%s returned nothing", db, tb->name);
         else if (!(tb->create = strdup(row[1])))
             rc = oom(t);
         else
@@ -286,7 +285,7 @@ static int read_columns(my_target *t, MYSQL *c, const char *db, my_catalog *cat)
             rc = oom(t);
         else if (!*tb->columns)
             rc = my_error(t, RB_EUNSUPPORTED, RB_ERRCLASS_DATABASE,
-                                    "table %s.%s has no stored columns", db, tb->name);
+                          "table %s.%s has no stored columns", db, tb->name);
     }
     for (size_t i = 0; i < nt; i++) {
         if (cols)
@@ -339,9 +338,9 @@ static int read_object(my_target *t, MYSQL *c, const char *db, my_object *o)
     mysql_free_result(r);
     if (!rc && !o->create)
         rc = my_error(t, RB_EPERM, RB_ERRCLASS_DATABASE,
-                                "cannot read the definition of %s %s.%s: user '%s' needs SHOW "
-                                "VIEW or SHOW CREATE ROUTINE (or to be its definer)",
-                                kind_names[o->kind], db, o->name, t->user ? t->user : "");
+                      "cannot read the definition of %s %s.%s: user '%s' needs SHOW "
+                      "VIEW or SHOW CREATE ROUTINE (or to be its definer)",
+                      kind_names[o->kind], db, o->name, t->user ? t->user : "");
     return rc;
 }
 
@@ -364,8 +363,8 @@ static int read_objects(my_target *t, MYSQL *c, const char *db, my_catalog *cat)
          * belong to it: views and routines span the whole database. */
         if (t->tables && l != 1)
             continue;
-        MYSQL_RES *r = listing(t, c, "listing views, triggers and routines", lists[l].head, db,
-                               lists[l].tail);
+        MYSQL_RES *r =
+            listing(t, c, "listing views, triggers and routines", lists[l].head, db, lists[l].tail);
         if (!r)
             return RB_ERROR;
         MYSQL_ROW row;
@@ -480,7 +479,8 @@ int my_catalog_hash(const my_catalog *cat, char out[65])
         EVP_MD_CTX_free(md);
         return RB_ENOMEM;
     }
-    EVP_DigestUpdate(md, cat->charset ? cat->charset : "", strlen(cat->charset ? cat->charset : "") + 1);
+    EVP_DigestUpdate(md, cat->charset ? cat->charset : "",
+                     strlen(cat->charset ? cat->charset : "") + 1);
     EVP_DigestUpdate(md, cat->collation ? cat->collation : "",
                      strlen(cat->collation ? cat->collation : "") + 1);
     for (size_t i = 0; i < cat->ntables; i++) {

@@ -80,8 +80,8 @@ static int recopy(my_target *t, MYSQL *c, const char *schema, my_catalog *snap, 
         h->log(RB_LOG_WARN,
                "snapshot %s could not be copied again after the rollback (%s); its schema %s "
                "is dropped and the snapshot cannot be restored a second time",
-               h->op_snapshot_id(t->op), rc ? t->err_msg : "the live tables changed during the copy",
-               schema);
+               h->op_snapshot_id(t->op),
+               rc ? t->err_msg : "the live tables changed during the copy", schema);
         my_schema_drop(t, c, schema);
     }
     if (!h->node_add_bool(result, "snapshot_reusable", reusable) ||

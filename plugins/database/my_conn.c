@@ -109,9 +109,9 @@ static char *decode(const char *s, size_t n)
 static int bad_url(my_target *t, const char *why)
 {
     return my_error(t, RB_EINVAL, RB_ERRCLASS_CONFIG,
-                              "connection_string: %s; expected "
-                              "mysql://user[:password]@host[:port]/db[?socket=PATH]",
-                              why);
+                    "connection_string: %s; expected "
+                    "mysql://user[:password]@host[:port]/db[?socket=PATH]",
+                    why);
 }
 
 /* Splits mysql://user:pw@host:port/db?socket=/x into the target's fields
@@ -183,9 +183,9 @@ static int parse_url(my_target *t, const char *cs)
             char name[64];
             snprintf(name, sizeof name, "%.*s", (int)(nl < 60 ? nl : 60), q);
             return my_error(t, RB_EINVAL, RB_ERRCLASS_CONFIG,
-                                      "connection_string: unknown parameter '%s' (only socket= "
-                                      "is understood)",
-                                      name);
+                            "connection_string: unknown parameter '%s' (only socket= "
+                            "is understood)",
+                            name);
         }
         q += n;
     }
@@ -211,8 +211,7 @@ int my_target_open(my_target *t, const rb_host_api *host, rb_op *op)
         return host->error_set(RB_EINVAL, RB_ERRCLASS_CONFIG, "database_name is empty");
     if (strlen(t->live) > 64)
         return host->error_set(RB_EINVAL, RB_ERRCLASS_CONFIG,
-                               "database_name '%s' is longer than MySQL's 64 characters",
-                               t->live);
+                               "database_name '%s' is longer than MySQL's 64 characters", t->live);
     if (host->node_count(host->node_get(cfg, "schemas")))
         return host->error_set(RB_EINVAL, RB_ERRCLASS_CONFIG,
                                "schemas: a MySQL database has no schemas inside it; name the "
@@ -278,23 +277,22 @@ int my_connect(my_target *t, const char *db, MYSQL **out)
         int rc;
         if (e == ER_ACCESS_DENIED_ERROR || e == ER_ACCESS_DENIED_NO_PASSWORD_ERROR)
             rc = my_error(t, RB_EPERM, RB_ERRCLASS_DATABASE,
-                                    "the MySQL server at %s refused user '%s' (wrong user name "
-                                    "or password): %s; give the password in the "
-                                    "connection_string, ~/.my.cnf or MYSQL_PWD",
-                                    t->where, t->user ? t->user : "", mysql_error(c));
+                          "the MySQL server at %s refused user '%s' (wrong user name "
+                          "or password): %s; give the password in the "
+                          "connection_string, ~/.my.cnf or MYSQL_PWD",
+                          t->where, t->user ? t->user : "", mysql_error(c));
         else if (e == ER_BAD_DB_ERROR)
             rc = my_error(t, RB_ENOTFOUND, RB_ERRCLASS_DATABASE,
-                                    "database '%s' does not exist on the MySQL server at %s",
-                                    db, t->where);
+                          "database '%s' does not exist on the MySQL server at %s", db, t->where);
         else if (e == ER_DBACCESS_DENIED_ERROR)
             rc = my_error(t, RB_EPERM, RB_ERRCLASS_DATABASE,
-                                    "user '%s' may not use database '%s' on %s: %s",
-                                    t->user ? t->user : "", db, t->where, mysql_error(c));
+                          "user '%s' may not use database '%s' on %s: %s", t->user ? t->user : "",
+                          db, t->where, mysql_error(c));
         else if (e >= 2000 && e < 3000)
             rc = my_error(t, RB_EIO, RB_ERRCLASS_DATABASE,
-                                    "cannot reach the MySQL server at %s: %s; check that it "
-                                    "runs and that connection_string names it",
-                                    t->where, mysql_error(c));
+                          "cannot reach the MySQL server at %s: %s; check that it "
+                          "runs and that connection_string names it",
+                          t->where, mysql_error(c));
         else
             rc = my_fail(t, c, "connecting");
         mysql_close(c);
@@ -321,9 +319,9 @@ static void other_sessions(my_target *t, MYSQL *c, my_buf *b)
         MYSQL_ROW row;
         int n = 0;
         while (r && (row = mysql_fetch_row(r))) {
-            my_buf_printf(b, "%s session %s (user %s, %s for %s s", n++ ? "," : "; connected:",
-                          row[0], row[1] ? row[1] : "?", row[2] ? row[2] : "?",
-                          row[3] ? row[3] : "?");
+            my_buf_printf(b, "%s session %s (user %s, %s for %s s",
+                          n++ ? "," : "; connected:", row[0], row[1] ? row[1] : "?",
+                          row[2] ? row[2] : "?", row[3] ? row[3] : "?");
             if (row[4])
                 my_buf_printf(b, ", transaction open for %s s", row[4]);
             my_buf_puts(b, ")");
@@ -338,7 +336,7 @@ int my_fail(my_target *t, MYSQL *c, const char *what)
     unsigned int e = mysql_errno(c);
     const char *msg = mysql_error(c);
     const char *user = t->user ? t->user : "";
-        switch (e) {
+    switch (e) {
     case ER_DBACCESS_DENIED_ERROR:
     case ER_ACCESS_DENIED_ERROR:
     case ER_TABLEACCESS_DENIED_ERROR:
@@ -347,43 +345,43 @@ int my_fail(my_target *t, MYSQL *c, const char *what)
     case ER_PROCACCESS_DENIED_ERROR:
     case ER_BINLOG_CREATE_ROUTINE_NEED_SUPER:
         return my_error(t, RB_EPERM, RB_ERRCLASS_DATABASE,
-                            "%s: %s; user '%s' lacks the privilege this needs: grant it, or "
-                            "use the other method (clone needs CREATE, DROP, INSERT, ALTER "
-                            "and LOCK TABLES on the _rbhost_* schemas; dump needs SELECT, "
-                            "LOCK TABLES and SHOW VIEW to snapshot)",
-                            what, msg, user);
+                        "%s: %s; user '%s' lacks the privilege this needs: grant it, or "
+                        "use the other method (clone needs CREATE, DROP, INSERT, ALTER "
+                        "and LOCK TABLES on the _rbhost_* schemas; dump needs SELECT, "
+                        "LOCK TABLES and SHOW VIEW to snapshot)",
+                        what, msg, user);
     case ER_LOCK_WAIT_TIMEOUT: {
         my_buf b = {0};
         other_sessions(t, c, &b);
-        int rc = my_error(t, RB_ELOCKED, RB_ERRCLASS_LOCK,
-                              "%s: another session holds a lock on database '%s' and did not "
-                              "end it within %d s%s; end that transaction (or the session) "
-                              "and try again",
-                              what, t->live, MY_LOCK_WAIT_SECONDS,
-                              my_buf_str(&b) ? my_buf_str(&b) : "");
+        int rc =
+            my_error(t, RB_ELOCKED, RB_ERRCLASS_LOCK,
+                     "%s: another session holds a lock on database '%s' and did not "
+                     "end it within %d s%s; end that transaction (or the session) "
+                     "and try again",
+                     what, t->live, MY_LOCK_WAIT_SECONDS, my_buf_str(&b) ? my_buf_str(&b) : "");
         my_buf_free(&b);
         return rc;
     }
     case ER_DISK_FULL:
     case ER_RECORD_FILE_FULL:
         return my_error(t, RB_ENOSPC, RB_ERRCLASS_DATABASE,
-                            "%s: the MySQL server at %s ran out of disk space: %s", what,
-                            t->where, msg);
+                        "%s: the MySQL server at %s ran out of disk space: %s", what, t->where,
+                        msg);
     case ER_BAD_DB_ERROR:
     case ER_NO_SUCH_TABLE:
         return my_error(t, RB_ENOTFOUND, RB_ERRCLASS_DATABASE, "%s: %s", what, msg);
     case CR_SERVER_GONE_ERROR:
     case CR_SERVER_LOST:
         return my_error(t, RB_EIO, RB_ERRCLASS_DATABASE,
-                            "%s: lost the connection to the MySQL server at %s: %s", what,
-                            t->where, msg);
+                        "%s: lost the connection to the MySQL server at %s: %s", what, t->where,
+                        msg);
     default:
         break;
     }
     if (strstr(msg, "errno: 28") || strstr(msg, "error 28") || strstr(msg, "No space left"))
         return my_error(t, RB_ENOSPC, RB_ERRCLASS_DATABASE,
-                            "%s: the MySQL server at %s ran out of disk space: %s", what,
-                            t->where, msg);
+                        "%s: the MySQL server at %s ran out of disk space: %s", what, t->where,
+                        msg);
     return my_error(t, RB_ERROR, RB_ERRCLASS_DATABASE, "%s: %s (MySQL error %u)", what, msg, e);
 }
 
@@ -419,8 +417,7 @@ MYSQL_RES *my_query(my_target *t, MYSQL *c, const char *what, const char *sql)
         if (mysql_errno(c))
             my_fail(t, c, what);
         else
-            my_error(t, RB_ERROR, RB_ERRCLASS_DATABASE, "%s: the server returned no rows",
-                               what);
+            my_error(t, RB_ERROR, RB_ERRCLASS_DATABASE, "%s: the server returned no rows", what);
     }
     return r;
 }

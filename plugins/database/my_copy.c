@@ -25,7 +25,8 @@ int my_schema_create(my_target *t, MYSQL *c, const char *name, const my_catalog 
     return rc;
 }
 
-int my_create_tables(my_target *t, MYSQL *c, const char *schema, const my_catalog *cat)
+int my_create_tables(my_target *t, MYSQL *c, const char *schema, const my_catalog *cat,
+                     int defer_keys)
 {
     my_buf q = {0};
     my_buf_puts(&q, "USE ");
@@ -38,8 +39,31 @@ int my_create_tables(my_target *t, MYSQL *c, const char *schema, const my_catalo
     for (size_t i = 0; !rc && i < cat->ntables; i++) {
         char what[160];
         snprintf(what, sizeof what, "creating table %s.%.64s", schema, cat->tables[i].name);
-        rc = my_exec(t, c, what, cat->tables[i].create);
+        char *table = NULL, *alter = NULL;
+        if (defer_keys && my_create_split(cat->tables[i].create, "", &table, &alter))
+            return my_error(t, RB_ENOMEM, RB_ERRCLASS_NOMEMORY, "out of memory");
+        rc = my_exec(t, c, what, defer_keys ? table : cat->tables[i].create);
+        free(table);
+        free(alter);
     }
+    return rc;
+}
+
+int my_add_keys(my_target *t, MYSQL *c, const char *schema, const my_table *tb)
+{
+    my_buf q = {0};
+    my_buf_qname(&q, schema, tb->name);
+    char *table = NULL, *alter = NULL;
+    int rc = my_buf_str(&q) ? my_create_split(tb->create, q.p, &table, &alter) : RB_ENOMEM;
+    my_buf_free(&q);
+    if (rc)
+        return my_error(t, RB_ENOMEM, RB_ERRCLASS_NOMEMORY, "out of memory");
+    char what[160];
+    snprintf(what, sizeof what, "building the indexes of table %s.%.64s", schema, tb->name);
+    if (alter)
+        rc = my_exec(t, c, what, alter);
+    free(table);
+    free(alter);
     return rc;
 }
 
@@ -108,7 +132,7 @@ int my_lock_tables(my_target *t, MYSQL *c, const char *from, const char *to, my_
 
 int my_copy_tables(my_target *t, MYSQL *c, const char *from, const char *to, my_catalog *cat)
 {
-    int rc = my_create_tables(t, c, to, cat);
+    int rc = my_create_tables(t, c, to, cat, 1);
     if (rc)
         return rc;
     /* Read locks on every source at once: writers wait (at most
@@ -140,6 +164,10 @@ int my_copy_tables(my_target *t, MYSQL *c, const char *from, const char *to, my_
     }
     if (cat->ntables)
         mysql_query(c, "UNLOCK TABLES");
+    /* The copies are private: their indexes are built after the live
+     * tables are unlocked again. */
+    for (size_t i = 0; !rc && i < cat->ntables; i++)
+        rc = my_add_keys(t, c, to, &cat->tables[i]);
     if (!rc)
         rc = my_catalog_count(t, c, to, cat);
     return rc;

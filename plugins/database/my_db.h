@@ -47,9 +47,9 @@ typedef struct my_target {
     char *host_name;
     char *socket;
     unsigned int port;
-    const char *live;   /* database_name */
-    char *redacted;     /* the connection string without its password */
-    char *where;        /* "socket /x" or "host:port", for messages */
+    const char *live;      /* database_name */
+    char *redacted;        /* the connection string without its password */
+    char *where;           /* "socket /x" or "host:port", for messages */
     const rb_node *tables; /* config "tables": the scope, or NULL for all */
     int library_held;
     /* The last message set through my_error: worker threads keep theirs
@@ -109,13 +109,13 @@ typedef enum my_kind {
 
 typedef struct my_table {
     char *name;
-    char *create;      /* SHOW CREATE TABLE, AUTO_INCREMENT option included */
-    char *columns;     /* `a`,`b`: the stored (not generated) columns */
-    char *select_list; /* the same columns as a dump reads them (BIT as numbers) */
-    char *load_list;   /* the LOAD DATA column list and SET clause */
+    char *create;           /* SHOW CREATE TABLE, AUTO_INCREMENT option included */
+    char *columns;          /* `a`,`b`: the stored (not generated) columns */
+    char *select_list;      /* the same columns as a dump reads them (BIT as numbers) */
+    char *load_list;        /* the LOAD DATA column list and SET clause */
     int64_t auto_increment; /* -1: none */
     int64_t rows;
-    int64_t checksum; /* -1: NULL (a table engine without checksums) */
+    int64_t checksum;           /* -1: NULL (a table engine without checksums) */
     char blob[RB_BLOB_ID_SIZE]; /* dump: its rows; "" otherwise */
 } my_table;
 
@@ -176,8 +176,15 @@ int my_copy_tables(my_target *t, MYSQL *c, const char *from, const char *to, my_
  * character set and collation of `cat`. */
 int my_schema_create(my_target *t, MYSQL *c, const char *name, const my_catalog *cat);
 
-/* Creates `cat`'s tables in schema `schema` (foreign keys point inside it). */
-int my_create_tables(my_target *t, MYSQL *c, const char *schema, const my_catalog *cat);
+/* Creates `cat`'s tables in schema `schema` (foreign keys point inside it);
+ * with `defer_keys`, without the secondary keys and foreign keys, which
+ * my_add_keys adds once the rows are in. */
+int my_create_tables(my_target *t, MYSQL *c, const char *schema, const my_catalog *cat,
+                     int defer_keys);
+int my_add_keys(my_target *t, MYSQL *c, const char *schema, const my_table *tb);
+/* Splits a SHOW CREATE TABLE text into the CREATE without the keys that can
+ * wait and "ALTER TABLE <qname> ADD ..." for them (NULL when none). */
+int my_create_split(const char *create, const char *qname, char **table, char **alter);
 
 /* Swaps the tables of `snap` (in schema `from`) in as the live database:
  * live views and triggers dropped, one RENAME TABLE moving every live table
@@ -218,8 +225,8 @@ int my_dump_restore(my_target *t, MYSQL *c, const rb_node *meta, rb_node *result
  * backslash escapes, \N for NULL), read from schema `schema`, given to
  * `sink`. Counts the rows. */
 typedef int (*my_sink_fn)(void *ctx, const void *data, size_t len);
-int my_rows_stream(my_target *t, MYSQL *c, const char *schema, const my_table *tb,
-                   my_sink_fn sink, void *ctx, int64_t *rows);
+int my_rows_stream(my_target *t, MYSQL *c, const char *schema, const my_table *tb, my_sink_fn sink,
+                   void *ctx, int64_t *rows);
 /* backup_file: a SQL script the mysql client reads, written crash-safely. */
 int my_sqlfile_write(my_target *t, MYSQL *c, const my_catalog *cat, const char *method,
                      const char *clone_schema, const char *path);

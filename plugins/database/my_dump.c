@@ -165,8 +165,8 @@ int my_dump_snapshot(my_target *t, MYSQL *c, my_catalog *cat, rb_node *meta)
 {
     const rb_host_api *h = t->host;
     double start = my_now();
-    dump_job job = {t, cat, calloc(cat->ntables + 1, sizeof(size_t)), 0, 0,
-                    PTHREAD_MUTEX_INITIALIZER};
+    dump_job job = {t, cat, calloc(cat->ntables + 1, sizeof(size_t)),
+                    0, 0,   PTHREAD_MUTEX_INITIALIZER};
     dump_worker w[DUMP_WORKERS];
     memset(w, 0, sizeof w);
     int n = cat->ntables < DUMP_WORKERS ? (int)cat->ntables : DUMP_WORKERS;

@@ -19,7 +19,8 @@ static int open_all(my_target *t, const rb_host_api *host, rb_op *op, int in_liv
     *c = NULL;
     int rc = my_target_open(t, host, op);
     if (!rc && my_library_acquire())
-        rc = my_error(t, RB_ENOMEM, RB_ERRCLASS_DATABASE, "cannot initialise the MySQL client library");
+        rc = my_error(t, RB_ENOMEM, RB_ERRCLASS_DATABASE,
+                      "cannot initialise the MySQL client library");
     t->library_held = !rc;
     if (!rc)
         rc = my_connect(t, in_live ? t->live : NULL, c);
@@ -65,8 +66,8 @@ static int my_snapshot(const rb_host_api *host, rb_op *op)
     rb_node *meta = host->metadata(op);
     int rc = open_all(&t, host, op, 1, &c);
     if (!rc && method && strcmp(method, "clone") && strcmp(method, "dump"))
-        rc = my_error(&t, RB_EINVAL, RB_ERRCLASS_CONFIG,
-                      "method: '%s' is neither clone nor dump", method);
+        rc = my_error(&t, RB_EINVAL, RB_ERRCLASS_CONFIG, "method: '%s' is neither clone nor dump",
+                      method);
     if (!rc)
         rc = my_catalog_read(&t, c, t.live, &cat);
     const char *used = method ? method : "clone";

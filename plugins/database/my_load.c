@@ -1,7 +1,7 @@
 /* The dump method, rollback side: the recorded tables are created in a
- * shadow schema, filled by LOAD DATA LOCAL straight from the store on two
- * connections at once (InnoDB's bulk path for an empty table builds the
- * indexes after the rows), then swapped in with one RENAME TABLE. */
+ * shadow schema without their secondary indexes, filled by LOAD DATA LOCAL
+ * straight from the store on two connections at once, given their indexes
+ * (one sort each), then swapped in with one RENAME TABLE. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +24,7 @@ typedef struct load_worker {
     load_job *job;
     my_target t; /* a copy: its error message stays with this thread */
     MYSQL *c;
-    const char *blob;       /* the blob the current LOAD DATA reads */
+    const char *blob; /* the blob the current LOAD DATA reads */
     rb_blob_reader *reader;
     char reader_error[256];
     int rc;
@@ -98,8 +98,7 @@ static int load_table(load_worker *w, const my_table *tb)
     my_target *t = &w->t;
     w->blob = tb->blob;
     /* One transaction per table into an empty table, with unique and
-     * foreign-key checks off: InnoDB then sorts and builds every index
-     * once, after the rows, instead of inserting row by row. */
+     * foreign-key checks off: InnoDB's bulk path for the clustered index. */
     int rc = my_exec(t, w->c, "starting a load", "START TRANSACTION");
     my_buf q = {0};
     my_buf_printf(&q, "LOAD DATA LOCAL INFILE '%s' INTO TABLE ", tb->blob);
@@ -116,6 +115,8 @@ static int load_table(load_worker *w, const my_table *tb)
         rc = my_exec(t, w->c, what, "COMMIT");
     else
         mysql_query(w->c, "ROLLBACK");
+    if (!rc)
+        rc = my_add_keys(t, w->c, w->job->shadow, tb);
     return rc;
 }
 
@@ -146,17 +147,16 @@ static void *load_thread(void *arg)
 
 static int load_all(my_target *t, const my_catalog *cat, const char *shadow)
 {
-    load_job job = {cat, shadow, calloc(cat->ntables + 1, sizeof(size_t)), 0, 0,
-                    PTHREAD_MUTEX_INITIALIZER};
+    load_job job = {cat, shadow, calloc(cat->ntables + 1, sizeof(size_t)),
+                    0,   0,      PTHREAD_MUTEX_INITIALIZER};
     if (!job.order)
         return my_error(t, RB_ENOMEM, RB_ERRCLASS_NOMEMORY, "out of memory");
     /* Most rows first, so the two connections finish close together. */
     for (size_t i = 0; i < cat->ntables; i++)
         job.order[i] = i;
     for (size_t i = 1; i < cat->ntables; i++)
-        for (size_t j = i; j > 0 && cat->tables[job.order[j]].rows >
-                                        cat->tables[job.order[j - 1]].rows;
-             j--) {
+        for (size_t j = i;
+             j > 0 && cat->tables[job.order[j]].rows > cat->tables[job.order[j - 1]].rows; j--) {
             size_t tmp = job.order[j];
             job.order[j] = job.order[j - 1];
             job.order[j - 1] = tmp;
@@ -222,7 +222,7 @@ int my_dump_restore(my_target *t, MYSQL *c, const rb_node *meta, rb_node *result
     if (!rc)
         rc = my_schema_create(t, c, shadow, &snap);
     if (!rc)
-        rc = my_create_tables(t, c, shadow, &snap);
+        rc = my_create_tables(t, c, shadow, &snap, 1);
     if (!rc)
         rc = load_all(t, &snap, shadow);
     double loaded = my_now();

@@ -68,7 +68,8 @@ int my_catalog_load(my_target *t, const rb_node *meta, my_catalog *cat)
     const rb_node *objects = host->node_get(meta, "objects");
     if (host->node_type(tables) != RB_NODE_ARRAY || host->node_type(objects) != RB_NODE_ARRAY)
         return host->error_set(RB_ECORRUPT, RB_ERRCLASS_STORE,
-                               "snapshot %s: the metadata lists no tables", host->op_snapshot_id(t->op));
+                               "snapshot %s: the metadata lists no tables",
+                               host->op_snapshot_id(t->op));
     size_t nt = host->node_count(tables), no = host->node_count(objects);
     cat->tables = calloc(nt ? nt : 1, sizeof *cat->tables);
     cat->objects = calloc(no ? no : 1, sizeof *cat->objects);

@@ -18,8 +18,8 @@ void my_schema_name(char kind, const char *id, char out[65])
     size_t o = (size_t)snprintf(out, 65, "_rbhost_%c_", kind);
     for (const char *s = id; *s && o < 51; s++) {
         char ch = *s;
-        int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                 (ch >= '0' && ch <= '9') || ch == '_';
+        int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                 ch == '_';
         out[o++] = ok ? ch : '_';
     }
     out[o++] = '_';

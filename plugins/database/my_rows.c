@@ -43,11 +43,20 @@ static void put_field(outbuf *o, const char *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         const char *esc = NULL;
         switch (s[i]) {
-        case '\\': esc = "\\\\"; break;
-        case '\t': esc = "\\t"; break;
-        case '\n': esc = "\\n"; break;
-        case '\0': esc = "\\0"; break;
-        default: break;
+        case '\\':
+            esc = "\\\\";
+            break;
+        case '\t':
+            esc = "\\t";
+            break;
+        case '\n':
+            esc = "\\n";
+            break;
+        case '\0':
+            esc = "\\0";
+            break;
+        default:
+            break;
         }
         if (esc) {
             put(o, s + run, i - run);
@@ -102,8 +111,8 @@ static int stream(my_target *t, MYSQL *c, const char *schema, const my_table *tb
     return rc ? rc : ob->rc;
 }
 
-int my_rows_stream(my_target *t, MYSQL *c, const char *schema, const my_table *tb,
-                   my_sink_fn sink, void *ctx, int64_t *rows)
+int my_rows_stream(my_target *t, MYSQL *c, const char *schema, const my_table *tb, my_sink_fn sink,
+                   void *ctx, int64_t *rows)
 {
     *rows = 0;
     outbuf *ob = malloc(sizeof *ob);

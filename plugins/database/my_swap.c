@@ -67,8 +67,9 @@ static int create_object(my_target *t, MYSQL *c, const my_object *o)
     if (failed)
         return e == ER_NO_SUCH_TABLE || e == ER_VIEW_INVALID || e == ER_SP_DOES_NOT_EXIST
                    ? 1
-                   : my_error(t, RB_ERROR, RB_ERRCLASS_DATABASE, "creating %s %s.%s: %s (MySQL error %u)",
-                              my_kind_name(o->kind), t->live, o->name, msg, e);
+                   : my_error(t, RB_ERROR, RB_ERRCLASS_DATABASE,
+                              "creating %s %s.%s: %s (MySQL error %u)", my_kind_name(o->kind),
+                              t->live, o->name, msg, e);
     return rc;
 }
 
@@ -191,8 +192,8 @@ int my_swap_in(my_target *t, MYSQL *c, const char *from, const char *keep, const
                             "%s; the live tables of '%s' are unchanged but some of their views, "
                             "triggers or routines could not be put back: %s",
                             keepmsg.err_msg, t->live, t->err_msg);
-        return my_error(t, rc, keepmsg.err_class, "%s; database '%s' is unchanged",
-                        keepmsg.err_msg, t->live);
+        return my_error(t, rc, keepmsg.err_class, "%s; database '%s' is unchanged", keepmsg.err_msg,
+                        t->live);
     }
     rc = my_objects_create(t, c, snap);
     *swap_seconds = my_now() - start;

@@ -39,8 +39,8 @@ static void add_int(diff_ctx *d, rb_node *o, const char *key, int64_t v)
 static void add_texts(diff_ctx *d, rb_node *o, const char *expected, const char *actual)
 {
     const rb_host_api *h = d->t->host;
-    if (o && (!h->node_add_string(o, "expected", expected) ||
-              !h->node_add_string(o, "actual", actual)))
+    if (o &&
+        (!h->node_add_string(o, "expected", expected) || !h->node_add_string(o, "actual", actual)))
         d->failed = 1;
 }
 
@@ -103,7 +103,8 @@ static void compare_objects(diff_ctx *d, const my_catalog *snap, const my_catalo
         if (!l)
             entry(d, d->plan ? "create" : "missing", my_kind_name(s->kind), s->name);
         else if (strcmp(s->create, l->create))
-            add_texts(d, entry(d, d->plan ? "replace" : "definition", my_kind_name(s->kind), s->name),
+            add_texts(d,
+                      entry(d, d->plan ? "replace" : "definition", my_kind_name(s->kind), s->name),
                       s->create, l->create);
     }
     for (size_t i = 0; i < live->nobjects; i++) {

@@ -27,20 +27,29 @@ int pg_snapshot_clone(pg_target *t, PGconn *admin, rb_node *meta, const char *sn
     int rc = pg_meta_common(t, admin, meta, "clone");
     if (rc)
         return rc;
-    /* A template copy needs the source free of other sessions. */
-    int terminated = 0;
-    double t0 = pg_now_ms();
-    rc = pg_sessions_block(t, admin, t->live, 0, PG_SNAPSHOT_SESSION_TIMEOUT_S, &terminated);
-    if (rc)
-        return rc;
+    /* A template copy needs the source free of other sessions. A client
+     * past the connection check when connections were refused can still
+     * arrive; the copy then fails as "being accessed by other users" and
+     * the sessions are dealt with once more. */
+    int terminated = 0, arc = 0;
+    double t0 = pg_now_ms(), t1 = t0, t2 = t0;
+    for (int attempt = 0;; attempt++) {
+        int n = 0;
+        rc = pg_sessions_block(t, admin, t->live, 0, PG_SNAPSHOT_SESSION_TIMEOUT_S, &n);
+        terminated += n;
+        if (rc)
+            return rc;
+        t1 = pg_now_ms();
+        rc = pg_copy_database(t, admin, t->live, name);
+        t2 = pg_now_ms();
+        arc = pg_sessions_allow(t, admin, t->live, 1);
+        if (rc != RB_ECONFLICT || arc || attempt == 2)
+            break;
+    }
     if (terminated)
         h->log(RB_LOG_WARN,
                "ended %d session(s) on database %s that did not leave within %.0f s, to copy it",
                terminated, t->live, PG_SNAPSHOT_SESSION_TIMEOUT_S / 2);
-    double t1 = pg_now_ms();
-    rc = pg_copy_database(t, admin, t->live, name);
-    double t2 = pg_now_ms();
-    int arc = pg_sessions_allow(t, admin, t->live, 1);
     if (!rc)
         rc = arc;
     if (!rc && (!h->node_add_string(meta, "clone_database", name) ||

@@ -328,14 +328,18 @@ char *pg_ident(PGconn *c, const char *name)
 
 int pg_role_read(pg_target *t, PGconn *c, pg_role *role)
 {
+    const char *p[1] = {t->live};
     PGresult *r = pg_query(t, c, "reading the privileges of the connecting role",
-                           "SELECT rolsuper, rolcreatedb FROM pg_roles WHERE rolname = "
-                           "current_user",
-                           0, NULL);
+                           "SELECT rolsuper, rolcreatedb, coalesce((SELECT pg_has_role(datdba, "
+                           "'MEMBER') FROM pg_database WHERE datname = $1), false) "
+                           "FROM pg_roles WHERE rolname = current_user",
+                           1, p);
     if (!r)
         return RB_EIO;
-    role->superuser = PQntuples(r) == 1 && !strcmp(PQgetvalue(r, 0, 0), "t");
-    role->createdb = role->superuser || (PQntuples(r) == 1 && !strcmp(PQgetvalue(r, 0, 1), "t"));
+    int one = PQntuples(r) == 1;
+    role->superuser = one && !strcmp(PQgetvalue(r, 0, 0), "t");
+    role->createdb = role->superuser || (one && !strcmp(PQgetvalue(r, 0, 1), "t"));
+    role->owns_live = role->superuser || (one && !strcmp(PQgetvalue(r, 0, 2), "t"));
     role->server_major = PQserverVersion(c) / 10000;
     PQclear(r);
     return 0;

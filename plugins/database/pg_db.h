@@ -56,6 +56,7 @@ void pg_copy_name(const char *live, const char *tag, const char *snapshot_id, ch
 typedef struct pg_role {
     int superuser;
     int createdb;
+    int owns_live; /* owner of the live database (or a member of its owner) */
     int server_major;
 } pg_role;
 int pg_role_read(pg_target *t, PGconn *c, pg_role *role);

@@ -116,7 +116,7 @@ static int pg_snapshot(const rb_host_api *host, rb_op *op)
         rc = pg_role_read(&t, admin, &role);
     const char *method = host->node_string(host->node_get(host->config(op), "method"));
     if (!rc && !method)
-        method = role.createdb ? "clone" : "dump";
+        method = role.createdb && role.owns_live ? "clone" : "dump";
     rb_node *meta = host->metadata(op);
     if (rc) {
     } else if (!strcmp(method, "clone")) {
@@ -125,6 +125,13 @@ static int pg_snapshot(const rb_host_api *host, rb_op *op)
                                  "method clone copies database %s on the server, which needs the "
                                  "CREATEDB privilege; the connecting role lacks it on PostgreSQL "
                                  "server %s; grant it or use \"method\": \"dump\"",
+                                 t.live, pg_server_name(&t));
+        else if (!role.owns_live)
+            rc = host->error_set(RB_EPERM, RB_ERRCLASS_DATABASE,
+                                 "method clone copies database %s on the server, which only its "
+                                 "owner or a superuser may do; the connecting role is neither on "
+                                 "PostgreSQL server %s; connect as the owner or use "
+                                 "\"method\": \"dump\"",
                                  t.live, pg_server_name(&t));
         else
             rc = clone_with_backup(&t, admin, meta, &role);

@@ -28,21 +28,10 @@ static int rename_sql(pg_target *t, PGconn *admin, const char *from, const char 
     return rc;
 }
 
-int pg_swap_in(pg_target *t, PGconn *admin, const char *incoming, const char *keep_as,
-               const char *refill_from, const char *refill_to, int *replaced)
+static int rename_all(pg_target *t, PGconn *admin, int present, const char *incoming,
+                      const char *keep_as, const char *refill_from, const char *refill_to)
 {
-    const rb_host_api *h = t->host;
-    int present = pg_database_exists(t, admin, t->live);
-    if (present < 0)
-        return present;
-    *replaced = present;
-    int terminated = 0, rc = 0;
-    double t0 = pg_now_ms();
-    if (present)
-        rc = pg_sessions_block(t, admin, t->live, 1, PG_ROLLBACK_SESSION_TIMEOUT_S, &terminated);
-    if (rc)
-        return rc;
-    rc = pg_exec(t, admin, "starting the swap", "BEGIN");
+    int rc = pg_exec(t, admin, "starting the swap", "BEGIN");
     if (!rc && present)
         rc = rename_sql(t, admin, t->live, keep_as);
     if (!rc)
@@ -62,8 +51,36 @@ int pg_swap_in(pg_target *t, PGconn *admin, const char *incoming, const char *ke
             PQclear(PQexec(admin, sql));
         }
         PQfreemem(q);
-        return rc;
     }
+    return rc;
+}
+
+int pg_swap_in(pg_target *t, PGconn *admin, const char *incoming, const char *keep_as,
+               const char *refill_from, const char *refill_to, int *replaced)
+{
+    const rb_host_api *h = t->host;
+    int present = pg_database_exists(t, admin, t->live);
+    if (present < 0)
+        return present;
+    *replaced = present;
+    int terminated = 0, rc = 0;
+    double t0 = pg_now_ms();
+    /* A client that was past the connection check when connections were
+     * refused can still arrive; the rename then finds it ("being accessed
+     * by other users") and the sessions are ended once more. */
+    for (int attempt = 0;; attempt++) {
+        int n = 0;
+        if (present)
+            rc = pg_sessions_block(t, admin, t->live, 1, PG_ROLLBACK_SESSION_TIMEOUT_S, &n);
+        terminated += n;
+        if (rc)
+            return rc;
+        rc = rename_all(t, admin, present, incoming, keep_as, refill_from, refill_to);
+        if (rc != RB_ECONFLICT || attempt == 2)
+            break;
+    }
+    if (rc)
+        return rc;
     /* The incoming copy was closed to connections while it was kept. */
     rc = pg_sessions_allow(t, admin, t->live, 1);
     double t1 = pg_now_ms();

@@ -69,8 +69,7 @@ static int compare_rows(pg_target *t, const pg_sums *then, const pg_sums *now, r
         rb_node *o = h->node_add_object(arr, NULL);
         if (!o)
             return RB_ENOMEM;
-        if (action_key)
-            h->node_add_string(o, action_key, b ? "restore rows" : "recreate");
+        h->node_add_string(o, action_key ? action_key : "change", b ? "restore" : "recreate");
         h->node_add_string(o, "item", a->name);
         h->node_add_string(o, "kind", kind_word(a->kind));
         h->node_add_int(o, "rows_then", a->rows);
@@ -87,8 +86,7 @@ static int compare_rows(pg_target *t, const pg_sums *then, const pg_sums *now, r
         rb_node *o = h->node_add_object(arr, NULL);
         if (!o)
             return RB_ENOMEM;
-        if (action_key)
-            h->node_add_string(o, action_key, "drop");
+        h->node_add_string(o, action_key ? action_key : "change", "drop");
         h->node_add_string(o, "item", b->name);
         h->node_add_string(o, "kind", kind_word(b->kind));
         h->node_add_string(o, "then", "absent");
@@ -144,12 +142,29 @@ static const section *find_section(const section *s, size_t n, const section *wa
     return NULL;
 }
 
+/* "Name: orders; Type: TABLE; Schema: app; Owner: o" -> "TABLE app.orders";
+ * a heading of another shape is kept as it is. */
+static void item_name(const char *head, char *out, size_t len)
+{
+    char name[256], type[128], schema[128];
+    if (sscanf(head, "Name: %255[^;]; Type: %127[^;]; Schema: %127[^;];", name, type, schema) !=
+        3) {
+        snprintf(out, len, "%s", head);
+        return;
+    }
+    if (!strcmp(schema, "-"))
+        snprintf(out, len, "%s %s", type, name);
+    else
+        snprintf(out, len, "%s %s.%s", type, schema, name);
+}
+
 static int add_schema_change(const rb_host_api *h, rb_node *arr, const char *action_key,
                              const char *action, const section *s)
 {
     rb_node *o = h->node_add_object(arr, NULL);
-    char item[512];
-    snprintf(item, sizeof item, "%.*s", (int)s->head_len, s->head);
+    char head[512], item[600];
+    snprintf(head, sizeof head, "%.*s", (int)s->head_len, s->head);
+    item_name(head, item, sizeof item);
     if (!o || !h->node_add_string(o, action_key ? action_key : "change", action) ||
         !h->node_add_string(o, "item", item) || !h->node_add_string(o, "kind", "schema"))
         return RB_ENOMEM;

@@ -1,9 +1,12 @@
 /* Restore: compare, then stage, then commit.
  *
  * Staging writes every new file, symlink, device and hard link under a
- * temporary name in its final directory (files in parallel) and creates
- * missing directories; if anything fails there (a full disk), the
- * temporaries and new directories are removed and the tree is as it was.
+ * temporary name in its final directory (files in parallel). A missing
+ * directory is created under a temporary name too, and what goes inside it
+ * is written under its final names there: nobody can see into it before
+ * commit renames it into place (which saves a rename per file when whole
+ * trees come back). If anything fails while staging (a full disk), the
+ * temporaries are removed and the tree is as it was.
  * Commit then only removes, renames and sets metadata, which need no new
  * space, so a restore ends with the tree as it was or as the snapshot,
  * and the result says which. Every directory is reached through rb_fs_tree
@@ -27,9 +30,9 @@
 #include "fs_tree.h"
 #include "fs_xattr.h"
 
-#define ST_STAGED   0x1u /* a temporary holds the new version */
-#define ST_MADE_DIR 0x2u /* the directory was created by this restore */
-#define ST_ASIDE    0x4u /* what was in the way is parked under a temporary name */
+#define ST_STAGED 0x1u /* a temporary holds the new version */
+#define ST_MADE   0x2u /* a directory created by this restore */
+#define ST_HIDDEN 0x4u /* a created directory still under its temporary name */
 
 typedef struct restore {
     const rb_host_api *h;
@@ -38,6 +41,8 @@ typedef struct restore {
     rb_fs_tree *trees; /* per root: where entries are written */
     rb_fs_tree *aux;   /* per root: the second directory of a hard link */
     uint8_t *state;    /* ST_* per entry */
+    uint32_t *inside;  /* per entry: 1 + the hidden directory it is being staged in, or 0 */
+    int committed;     /* hidden directories have their final names */
     rb_fs_failure fail;
     int pid;
     uint64_t commit_failures;
@@ -54,9 +59,32 @@ typedef struct where {
     const char *leaf;
 } where;
 
-static void locate(const restore *r, const rb_fs_entry *e, where *w, char **parent)
+static void tmp_name(const restore *r, size_t idx, char *buf, size_t n)
 {
+    snprintf(buf, n, ".rbfs-%d-%zu", r->pid, idx);
+}
+
+/* Where entry idx is on disk now: below a hidden directory, the path
+ * goes through that directory's temporary name. */
+static void locate(const restore *r, size_t idx, where *w, char **parent)
+{
+    const rb_fs_entry *e = rb_fs_index_at(&r->d.ix, idx);
     rb_fs_diff_relpath(&r->d, e->root, e->path, w->full, sizeof w->full);
+    if (!r->committed && r->inside[idx]) {
+        size_t top = r->inside[idx] - 1;
+        const rb_fs_entry *t = rb_fs_index_at(&r->d.ix, top);
+        char top_full[8192], tmp[64], rest[8192];
+        rb_fs_diff_relpath(&r->d, t->root, t->path, top_full, sizeof top_full);
+        tmp_name(r, top, tmp, sizeof tmp);
+        snprintf(rest, sizeof rest, "%s", w->full + strlen(top_full));
+        char *cut = strrchr(top_full, '/');
+        if (cut)
+            cut[1] = '\0';
+        else
+            top_full[0] = '\0';
+        if (snprintf(w->full, sizeof w->full, "%s%s%s", top_full, tmp, rest) < 0)
+            w->full[0] = '\0';
+    }
     char *slash = strrchr(w->full, '/');
     if (slash) {
         *slash = '\0';
@@ -71,15 +99,23 @@ static void locate(const restore *r, const rb_fs_entry *e, where *w, char **pare
 /* The directory holding entry idx, opened beneath its base. */
 static int parent_fd(restore *r, rb_fs_tree *trees, size_t idx, where *w)
 {
-    const rb_fs_entry *e = rb_fs_index_at(&r->d.ix, idx);
     char *parent;
-    locate(r, e, w, &parent);
-    return rb_fs_tree_dir(&trees[e->root], parent);
+    locate(r, idx, w, &parent);
+    return rb_fs_tree_dir(&trees[rb_fs_index_at(&r->d.ix, idx)->root], parent);
 }
 
-static void tmp_name(const restore *r, size_t idx, const char *suffix, char *buf, size_t n)
+/* The name entry idx is staged under: its own inside a hidden directory
+ * (in buf when it must outlive w), a temporary one elsewhere. */
+static const char *stage_name(const restore *r, size_t idx, char *buf, size_t n)
 {
-    snprintf(buf, n, ".rbfs-%d-%zu%s", r->pid, idx, suffix);
+    const rb_fs_entry *e = rb_fs_index_at(&r->d.ix, idx);
+    if (r->inside[idx]) {
+        const char *slash = strrchr(e->path, '/');
+        snprintf(buf, n, "%s", slash ? slash + 1 : e->path);
+    } else {
+        tmp_name(r, idx, buf, n);
+    }
+    return buf;
 }
 
 static const char *entry_path(const restore *r, size_t idx, char *buf, size_t n)
@@ -143,8 +179,8 @@ static void stage_file(void *ctx, unsigned worker, void *arg)
     stage_job *j = arg;
     const rb_fs_entry *e = rb_fs_index_at(&r->d.ix, j->idx);
     if (!atomic_load(&r->fail.failed)) {
-        char tmp[64];
-        tmp_name(r, j->idx, "", tmp, sizeof tmp);
+        char tmp[256];
+        stage_name(r, j->idx, tmp, sizeof tmp);
         int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
         int fd = openat(j->dir->fd, tmp, flags, 0600);
         if (fd < 0 && errno == EEXIST && unlinkat(j->dir->fd, tmp, 0) == 0)
@@ -179,8 +215,8 @@ static void stage_file(void *ctx, unsigned worker, void *arg)
 static int stage_special(restore *r, int dfd, size_t idx)
 {
     const rb_fs_entry *e = rb_fs_index_at(&r->d.ix, idx);
-    char tmp[64];
-    tmp_name(r, idx, "", tmp, sizeof tmp);
+    char tmp[256];
+    stage_name(r, idx, tmp, sizeof tmp);
     unlinkat(dfd, tmp, 0);
     int rc;
     if (e->kind == RB_FS_LNK)
@@ -207,9 +243,9 @@ static int stage_hardlink(restore *r, size_t idx)
     int sfd = parent_fd(r, r->aux, (size_t)t, &ws);
     if (sfd < 0)
         return stage_fail(r, idx, -sfd, "open the directory of the file linked to by");
-    char src_tmp[64], tmp[64];
-    tmp_name(r, (size_t)t, "", src_tmp, sizeof src_tmp);
-    tmp_name(r, idx, "", tmp, sizeof tmp);
+    char src_tmp[256], tmp[256];
+    stage_name(r, (size_t)t, src_tmp, sizeof src_tmp);
+    stage_name(r, idx, tmp, sizeof tmp);
     const char *src = r->state[t] & ST_STAGED ? src_tmp : ws.leaf;
     int dfd = parent_fd(r, r->trees, idx, &wd);
     if (dfd < 0)
@@ -227,7 +263,8 @@ static uint64_t unstage(restore *r)
 {
     uint64_t left = 0;
     for (size_t i = r->d.ix.count; i-- > 0;) {
-        if (!r->state[i])
+        /* Whatever is inside a hidden directory goes with it. */
+        if (!r->state[i] || r->inside[i])
             continue;
         where w;
         int dfd = parent_fd(r, r->trees, i, &w);
@@ -235,14 +272,11 @@ static uint64_t unstage(restore *r)
             left++;
             continue;
         }
-        char tmp[64], aside[64];
-        tmp_name(r, i, "", tmp, sizeof tmp);
-        tmp_name(r, i, ".old", aside, sizeof aside);
+        char tmp[64];
+        tmp_name(r, i, tmp, sizeof tmp);
         if ((r->state[i] & ST_STAGED) && unlinkat(dfd, tmp, 0) < 0 && errno != ENOENT)
             left++;
-        if ((r->state[i] & ST_MADE_DIR) && unlinkat(dfd, w.leaf, AT_REMOVEDIR) < 0)
-            left++;
-        if ((r->state[i] & ST_ASIDE) && renameat(dfd, aside, dfd, w.leaf) < 0)
+        if ((r->state[i] & ST_HIDDEN) && rb_fs_tree_remove(dfd, tmp) < 0)
             left++;
         r->state[i] = 0;
     }
@@ -260,6 +294,23 @@ static uint64_t unstage(restore *r)
     return left;
 }
 
+/* Entries below a directory this restore creates are staged inside it. */
+static void note_inside(restore *r, size_t idx)
+{
+    const rb_fs_entry *e = rb_fs_index_at(&r->d.ix, idx);
+    const char *slash = strrchr(e->path, '/');
+    char parent[8192];
+    if (!*e->path)
+        return;
+    size_t n = slash ? (size_t)(slash - e->path) : 0;
+    memcpy(parent, e->path, n);
+    parent[n] = '\0';
+    ptrdiff_t p = rb_fs_index_find(&r->d.ix, e->root, parent);
+    if (p < 0 || !(r->state[p] & ST_MADE))
+        return;
+    r->inside[idx] = r->state[p] & ST_HIDDEN ? (uint32_t)p + 1 : r->inside[p];
+}
+
 static int stage(restore *r)
 {
     rb_fs_pool *pool;
@@ -273,7 +324,10 @@ static int stage(restore *r)
     for (size_t i = 0; i < r->d.ix.count && !atomic_load(&r->fail.failed); i++) {
         const rb_fs_live *l = &r->d.live[i];
         const rb_fs_entry *e = rb_fs_index_at(&r->d.ix, i);
-        if (l->action < RB_FS_REWRITE || e->kind == RB_FS_HARDLINK)
+        if (l->action < RB_FS_REWRITE)
+            continue;
+        note_inside(r, i);
+        if (e->kind == RB_FS_HARDLINK)
             continue;
         where w;
         int dfd = parent_fd(r, r->trees, i, &w);
@@ -282,20 +336,13 @@ static int stage(restore *r)
             break;
         }
         if (e->kind == RB_FS_DIR) {
-            char aside[64];
-            tmp_name(r, i, ".old", aside, sizeof aside);
-            if (l->live_kind) {
-                if (renameat(dfd, w.leaf, dfd, aside) < 0) {
-                    stage_fail(r, i, errno, "move aside what is in the place of");
-                    break;
-                }
-                r->state[i] |= ST_ASIDE;
-            }
-            if (mkdirat(dfd, w.leaf, 0700) < 0) {
+            char name[256];
+            stage_name(r, i, name, sizeof name);
+            if (mkdirat(dfd, name, 0700) < 0) {
                 stage_fail(r, i, errno, "create directory");
                 break;
             }
-            r->state[i] |= ST_MADE_DIR;
+            r->state[i] |= r->inside[i] ? ST_MADE : ST_MADE | ST_HIDDEN;
         } else if (e->kind == RB_FS_REG) {
             const char *parent = w.leaf == w.full ? "" : w.full;
             if (!dir || dir_root != e->root || strcmp(dir_path, parent)) {
@@ -345,6 +392,7 @@ static void commit_fail(restore *r, size_t idx, const char *path, int err, const
 static void commit(restore *r)
 {
     char p[8192];
+    r->committed = 1;
     for (size_t i = 0; i < r->d.n_extras; i++) {
         const rb_fs_extra *x = &r->d.extras[i];
         char full[8192];
@@ -362,7 +410,8 @@ static void commit(restore *r)
     for (size_t i = 0; i < r->d.ix.count; i++) {
         const rb_fs_live *l = &r->d.live[i];
         const rb_fs_entry *e = rb_fs_index_at(&r->d.ix, i);
-        if (l->action == RB_FS_OK || (e->kind == RB_FS_DIR && !(r->state[i] & ST_ASIDE)))
+        if (l->action == RB_FS_OK || r->inside[i] ||
+            (e->kind == RB_FS_DIR && !(r->state[i] & ST_HIDDEN)))
             continue;
         where w;
         int dfd = parent_fd(r, r->trees, i, &w);
@@ -370,15 +419,15 @@ static void commit(restore *r)
             commit_fail(r, i, NULL, -dfd, "open the directory of");
             continue;
         }
-        char tmp[64], aside[64];
-        tmp_name(r, i, "", tmp, sizeof tmp);
-        tmp_name(r, i, ".old", aside, sizeof aside);
+        char tmp[64];
+        tmp_name(r, i, tmp, sizeof tmp);
         int rc;
-        if ((r->state[i] & ST_ASIDE) && (rc = rb_fs_tree_remove(dfd, aside)) < 0)
-            commit_fail(r, i, NULL, -rc, "remove what was in the place of");
-        if (r->state[i] & ST_STAGED) {
-            if (l->live_kind == RB_FS_DIR && (rc = rb_fs_tree_remove(dfd, w.leaf)) < 0)
-                commit_fail(r, i, NULL, -rc, "remove the directory in the place of");
+        if (r->state[i] & (ST_STAGED | ST_HIDDEN)) {
+            /* rename() replaces a file atomically but not a directory, nor
+             * puts a directory over a file: those go first. */
+            int gone_first = l->live_kind == RB_FS_DIR || (l->live_kind && e->kind == RB_FS_DIR);
+            if (gone_first && (rc = rb_fs_tree_remove(dfd, w.leaf)) < 0)
+                commit_fail(r, i, NULL, -rc, "remove what is in the place of");
             else if (renameat(dfd, tmp, dfd, w.leaf) < 0)
                 commit_fail(r, i, NULL, errno, "rename into place");
         } else if (l->action == RB_FS_META && e->kind != RB_FS_DIR) {
@@ -464,7 +513,8 @@ int rb_fs_restore(rb_op *op)
         r->trees = calloc(r->d.cfg.n_roots, sizeof *r->trees);
         r->aux = calloc(r->d.cfg.n_roots, sizeof *r->aux);
         r->state = calloc(r->d.ix.count ? r->d.ix.count : 1, 1);
-        if (!r->trees || !r->aux || !r->state)
+        r->inside = calloc(r->d.ix.count ? r->d.ix.count : 1, sizeof *r->inside);
+        if (!r->trees || !r->aux || !r->state || !r->inside)
             rc = h->error_set(RB_ENOMEM, RB_ERRCLASS_NOMEMORY, "out of memory");
         for (size_t i = 0; !rc && i < r->d.cfg.n_roots; i++)
             r->trees[i].base = r->aux[i].base = -1;
@@ -521,6 +571,7 @@ out:
     free(r->trees);
     free(r->aux);
     free(r->state);
+    free(r->inside);
     rb_fs_diff_free(&r->d);
     rb_fs_failure_destroy(&r->fail);
     free(r);

@@ -52,14 +52,14 @@ static int64_t opentofu_creation_lock(const char *schema)
     return -(int64_t)h;
 }
 
-static const char *trimmed(PGconn *conn)
+/* The length of libpq's message without its trailing newline, for "%.*s". */
+static int message_len(PGconn *conn)
 {
-    static _Thread_local char msg[512];
-    snprintf(msg, sizeof msg, "%s", PQerrorMessage(conn));
+    const char *msg = PQerrorMessage(conn);
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-        msg[--n] = '\0';
-    return msg;
+        n--;
+    return n > 1024 ? 1024 : (int)n;
 }
 
 int rb_infra_pg_describe(const char *conn_str, rb_node *obj)
@@ -103,8 +103,8 @@ static int pg_open(const rb_infra_target *t, pg *db)
         return rb_infra_host->error_set(RB_ENOMEM, RB_ERRCLASS_NOMEMORY, "out of memory");
     if (PQstatus(db->conn) != CONNECTION_OK) {
         int rc = rb_infra_host->error_set(RB_EIO, RB_ERRCLASS_DATABASE,
-                                          "cannot connect to the pg state backend's database: %s",
-                                          trimmed(db->conn));
+                                          "cannot connect to the pg state backend's database: %.*s",
+                                          message_len(db->conn), PQerrorMessage(db->conn));
         PQfinish(db->conn);
         db->conn = NULL;
         return rc;
@@ -112,8 +112,8 @@ static int pg_open(const rb_infra_target *t, pg *db)
     db->schema_q = PQescapeIdentifier(db->conn, t->schema_name, strlen(t->schema_name));
     if (!db->schema_q) {
         int rc = rb_infra_host->error_set(RB_EINVAL, RB_ERRCLASS_CONFIG,
-                                          "schema_name %s cannot be used: %s", t->schema_name,
-                                          trimmed(db->conn));
+                                          "schema_name %s cannot be used: %.*s", t->schema_name,
+                                          message_len(db->conn), PQerrorMessage(db->conn));
         PQfinish(db->conn);
         db->conn = NULL;
         return rc;
@@ -151,8 +151,8 @@ static int query(pg *db, const char *sql, int n, const char *const *params, PGre
                                       "schema_name",
                                       db->t->schema_name, STATES_TABLE);
     else
-        rc = rb_infra_host->error_set(RB_EIO, RB_ERRCLASS_DATABASE, "pg state backend: %s",
-                                      trimmed(db->conn));
+        rc = rb_infra_host->error_set(RB_EIO, RB_ERRCLASS_DATABASE, "pg state backend: %.*s",
+                                      message_len(db->conn), PQerrorMessage(db->conn));
     PQclear(res);
     return rc;
 }

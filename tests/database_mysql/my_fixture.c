@@ -28,8 +28,9 @@ void myt_open(myt *t, int with_schema)
     t->store = rbt_fmt("%s/store", t->tmp);
     snprintf(t->db, sizeof t->db, "rbt_%ld_%d", (long)getpid(), rand() % 100000);
     connect_test(t, NULL);
-    myt_sql(t, "DROP DATABASE IF EXISTS `%s`; CREATE DATABASE `%s` CHARACTER SET utf8mb4 "
-               "COLLATE utf8mb4_unicode_ci",
+    myt_sql(t,
+            "DROP DATABASE IF EXISTS `%s`; CREATE DATABASE `%s` CHARACTER SET utf8mb4 "
+            "COLLATE utf8mb4_unicode_ci",
             t->db, t->db);
     cr_assert_eq(mysql_select_db(t->c, t->db), 0);
     t->hidden_before = myt_hidden_schemas(t);
@@ -78,8 +79,8 @@ char *myt_cs(const myt *t)
 char *myt_config(const myt *t, const char *method, const char *extra_json)
 {
     char *cs = myt_cs(t);
-    char *cfg = rbt_fmt("{\"database_name\":\"%s\",\"connection_string\":\"%s\"%s%s%s%s%s}",
-                        t->db, cs, method ? ",\"method\":\"" : "", method ? method : "",
+    char *cfg = rbt_fmt("{\"database_name\":\"%s\",\"connection_string\":\"%s\"%s%s%s%s%s}", t->db,
+                        cs, method ? ",\"method\":\"" : "", method ? method : "",
                         method ? "\"" : "", extra_json ? "," : "", extra_json ? extra_json : "");
     free(cs);
     return cfg;
@@ -216,8 +217,8 @@ cJSON *myt_snapshot(const myt *t, const char *id, const char *config)
     char *path = rbt_fmt("%s/config-%s.json", t->tmp, id);
     rbt_spit(path, config);
     int code;
-    cJSON *j = myt_rbhost(t, &code, "create-snapshot --id '%s' --type database --config '@%s'", id,
-                          path);
+    cJSON *j =
+        myt_rbhost(t, &code, "create-snapshot --id '%s' --type database --config '@%s'", id, path);
     free(path);
     cr_assert_eq(code, 0, "create-snapshot %s failed: %s", id, cJSON_PrintUnformatted(j));
     cr_assert_str_eq(myt_str(j, "status", NULL), "success");

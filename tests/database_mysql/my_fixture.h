@@ -14,10 +14,10 @@ typedef struct myt {
     const char *socket;
     const char *user;
     const char *password;
-    char db[64];  /* the live database of this test */
+    char db[64]; /* the live database of this test */
     char *store;
     char *tmp;
-    MYSQL *c;     /* the test's own connection */
+    MYSQL *c;            /* the test's own connection */
     char *hidden_before; /* _rbhost_ schemas already there at the start */
 } myt;
 

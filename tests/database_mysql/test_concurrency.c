@@ -40,8 +40,8 @@ Test(mysql_concurrency, rollback_while_another_client_stays_connected)
     cJSON_Delete(rec);
 
     /* The other client's connection survives and sees the restored rows. */
-    cr_assert_eq(mysql_query(other, "SELECT balance FROM customer WHERE id = 100"), 0,
-                 "%s", mysql_error(other));
+    cr_assert_eq(mysql_query(other, "SELECT balance FROM customer WHERE id = 100"), 0, "%s",
+                 mysql_error(other));
     MYSQL_RES *r = mysql_store_result(other);
     MYSQL_ROW row = mysql_fetch_row(r);
     cr_assert_str_eq(row[0], "10.50");

@@ -26,8 +26,8 @@ static cJSON *try_snapshot(const char *id, const char *config, int *code)
 {
     char *path = rbt_fmt("%s/%s.json", t.tmp, id);
     rbt_spit(path, config);
-    cJSON *j = myt_rbhost(&t, code, "create-snapshot --id %s --type database --config @%s", id,
-                          path);
+    cJSON *j =
+        myt_rbhost(&t, code, "create-snapshot --id %s --type database --config @%s", id, path);
     free(path);
     return j;
 }
@@ -82,8 +82,8 @@ Test(mysql_errors, password_from_my_cnf)
 
 Test(mysql_errors, bad_credentials_are_named)
 {
-    char *cs = rbt_fmt("mysql://%s:not-the-password@localhost/%s?socket=%s", t.user, t.db,
-                       t.socket);
+    char *cs =
+        rbt_fmt("mysql://%s:not-the-password@localhost/%s?socket=%s", t.user, t.db, t.socket);
     char *cfg = config_with(t.db, cs, NULL);
     int code;
     cJSON *j = try_snapshot("bad1", cfg, &code);
@@ -127,10 +127,11 @@ Test(mysql_errors, unreachable_server_is_named)
 
 Test(mysql_errors, missing_privilege_names_it_and_dump_still_works)
 {
-    myt_sql(&t, "DROP USER IF EXISTS 'rbt_reader'@'localhost'; "
-                "CREATE USER 'rbt_reader'@'localhost' IDENTIFIED BY 'reader-pw'; "
-                "GRANT SELECT, LOCK TABLES, SHOW VIEW, TRIGGER ON `%s`.* TO "
-                "'rbt_reader'@'localhost'; GRANT SELECT ON mysql.proc TO 'rbt_reader'@'localhost'",
+    myt_sql(&t,
+            "DROP USER IF EXISTS 'rbt_reader'@'localhost'; "
+            "CREATE USER 'rbt_reader'@'localhost' IDENTIFIED BY 'reader-pw'; "
+            "GRANT SELECT, LOCK TABLES, SHOW VIEW, TRIGGER ON `%s`.* TO "
+            "'rbt_reader'@'localhost'; GRANT SELECT ON mysql.proc TO 'rbt_reader'@'localhost'",
             t.db);
     char *cs = rbt_fmt("mysql://rbt_reader:reader-pw@localhost/%s?socket=%s", t.db, t.socket);
     char *clone = config_with(t.db, cs, "clone");

@@ -123,8 +123,9 @@ Test(mysql_roundtrip, backup_file_loads_with_the_mysql_client)
         char *id = rbt_fmt("b%d", i);
         cJSON_Delete(myt_snapshot(&t, id, cfg));
         /* Into an emptied database, with nothing but the mysql client. */
-        myt_sql(&t, "DROP DATABASE `%s`; CREATE DATABASE `%s` CHARACTER SET utf8mb4 COLLATE "
-                    "utf8mb4_unicode_ci; USE `%s`",
+        myt_sql(&t,
+                "DROP DATABASE `%s`; CREATE DATABASE `%s` CHARACTER SET utf8mb4 COLLATE "
+                "utf8mb4_unicode_ci; USE `%s`",
                 t.db, t.db, t.db);
         myt_source(&t, file);
         char *after = myt_schema_dump(&t);
@@ -203,8 +204,8 @@ Test(mysql_roundtrip, tables_narrow_the_scope)
     char *path = rbt_fmt("%s/bad.json", t.tmp);
     rbt_spit(path, bad);
     int code;
-    cJSON *refused = myt_rbhost(&t, &code, "create-snapshot --id t0 --type database --config @%s",
-                                path);
+    cJSON *refused =
+        myt_rbhost(&t, &code, "create-snapshot --id t0 --type database --config @%s", path);
     cr_assert_eq(code, 6, "%s", cJSON_PrintUnformatted(refused));
     cr_assert(strstr(myt_str(refused, "error", NULL), "fk_orders_customer links table orders"),
               "%s", myt_str(refused, "error", NULL));
@@ -212,8 +213,8 @@ Test(mysql_roundtrip, tables_narrow_the_scope)
     free(path);
     free(bad);
 
-    char *cfg = myt_config(&t, "clone",
-                           "\"tables\":[\"customer\",\"orders\",\"order_line\",\"audit\"]");
+    char *cfg =
+        myt_config(&t, "clone", "\"tables\":[\"customer\",\"orders\",\"order_line\",\"audit\"]");
     cJSON_Delete(myt_snapshot(&t, "t1", cfg));
     myt_sql(&t, "UPDATE customer SET balance = 0; INSERT INTO doomed VALUES ('z', 26)");
     cJSON *rec = myt_rollback(&t, "t1", NULL, &code);

@@ -21,6 +21,44 @@ static void teardown(void)
 
 TestSuite(pg_clone, .init = setup, .fini = teardown, .timeout = 240);
 
+/* A psql holding a session on the test database; returns its pid. */
+static int open_session(void)
+{
+    rbt_run bg = rbt_sh("'%s/psql' -X -h '%s' -p '%s' -U '%s' -d '%s' -c 'SELECT pg_sleep(600)' "
+                        ">/dev/null 2>&1 & echo $!",
+                        t.bindir, t.host, t.port, t.user, t.db);
+    int pid = atoi(bg.out);
+    rbt_run_free(&bg);
+    cr_assert_gt(pid, 0);
+    char *n = NULL;
+    for (int i = 0; i < 100; i++) {
+        free(n);
+        n = pgt_sql(&t, "postgres",
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = '%s' AND query LIKE "
+                    "'%%pg_sleep%%'",
+                    t.db);
+        if (!strcmp(n, "1"))
+            break;
+        usleep(50000);
+    }
+    cr_assert_str_eq(n, "1", "the background session never connected");
+    free(n);
+    return pid;
+}
+
+static void expect_exited(int pid)
+{
+    for (int i = 0; i < 100; i++) {
+        rbt_run r = rbt_sh("kill -0 %d 2>/dev/null", pid);
+        int alive = r.code == 0;
+        rbt_run_free(&r);
+        if (!alive)
+            return;
+        usleep(50000);
+    }
+    cr_assert_fail("the psql whose session was ended is still running");
+}
+
 static void expect_completed(cJSON *rec, int code)
 {
     cr_assert_eq(code, 0, "execute-rollback exited %d: %s", code,
@@ -83,45 +121,16 @@ Test(pg_clone, rollback_ends_an_open_session)
     char *cfg = pgt_config(&t, NULL, "\"method\": \"clone\"");
     cJSON_Delete(pgt_snapshot(&t, "s", cfg));
     pgt_sql_file(&t, "changes.sql");
-    rbt_run bg = rbt_sh("'%s/psql' -X -h '%s' -p '%s' -U '%s' -d '%s' -c 'SELECT pg_sleep(600)' "
-                        ">/dev/null 2>&1 & echo $!",
-                        t.bindir, t.host, t.port, t.user, t.db);
-    int pid = atoi(bg.out);
-    cr_assert_gt(pid, 0);
-    char *n = NULL;
-    for (int i = 0; i < 100; i++) {
-        free(n);
-        n = pgt_sql(&t, "postgres",
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = '%s' AND query LIKE "
-                    "'%%pg_sleep%%'",
-                    t.db);
-        if (!strcmp(n, "1"))
-            break;
-        usleep(50000);
-    }
-    cr_assert_str_eq(n, "1", "the background session never connected");
-
+    int pid = open_session();
     int code;
     cJSON *rec = pgt_rollback(&t, "s", NULL, &code);
     expect_completed(rec, code);
     cr_assert_geq(
         cJSON_GetNumberValue(pgt_get(rec, "execution_result", "sessions_terminated", NULL)), 1);
-    for (int i = 0; i < 100; i++) {
-        rbt_run r = rbt_sh("kill -0 %d 2>/dev/null", pid);
-        int alive = r.code == 0;
-        rbt_run_free(&r);
-        if (!alive)
-            break;
-        usleep(50000);
-    }
-    rbt_run r = rbt_sh("kill -0 %d 2>/dev/null", pid);
-    cr_assert_neq(r.code, 0, "the psql whose session was ended is still running");
-    rbt_run_free(&r);
+    expect_exited(pid);
     char *doomed = pgt_sql(&t, NULL, "SELECT count(*) FROM public.doomed");
     cr_assert_str_eq(doomed, "50");
     free(doomed);
-    free(n);
-    rbt_run_free(&bg);
     cJSON_Delete(rec);
     free(cfg);
 }
@@ -243,4 +252,21 @@ Test(pg_clone, long_snapshot_id_gets_a_short_unique_copy_name_and_backup_file)
     free(cfg);
     free(extra);
     free(file);
+}
+
+Test(pg_clone, snapshot_waits_for_a_session_then_ends_it_and_says_so)
+{
+    int pid = open_session();
+    char *cfg = pgt_config(&t, NULL, "\"method\": \"clone\"");
+    cJSON *snap = pgt_snapshot(&t, "busy", cfg);
+    cr_assert_eq(cJSON_GetNumberValue(pgt_get(snap, "metadata", "sessions_terminated", NULL)), 1);
+    /* It was given time to leave by itself first. */
+    cr_assert_geq(cJSON_GetNumberValue(pgt_get(snap, "metadata", "blocked_ms", NULL)), 4000);
+    expect_exited(pid);
+    char *allow =
+        pgt_sql(&t, "postgres", "SELECT datallowconn FROM pg_database WHERE datname = '%s'", t.db);
+    cr_assert_str_eq(allow, "t");
+    free(allow);
+    cJSON_Delete(snap);
+    free(cfg);
 }

@@ -294,3 +294,23 @@ Test(pg_errors, full_disk_on_the_server_fails_the_snapshot_cleanly)
     free(ts);
     free(dir);
 }
+
+Test(pg_errors, clone_by_a_role_that_does_not_own_the_database_is_refused)
+{
+    make_owner("Other-Pw-1", 1);
+    free(pgt_sql(&t, "postgres", "ALTER DATABASE %s OWNER TO %s", t.db, t.user));
+    char *uri = owner_uri("Other-Pw-1");
+    char *cfg = pgt_config(&t, uri, "\"method\": \"clone\"");
+    int code;
+    cJSON *j = failing_snapshot(cfg, &code);
+    expect_error(j, "only its owner or a superuser");
+    expect_error(j, "\"method\": \"dump\"");
+    cJSON_Delete(j);
+    free(cfg);
+    cfg = pgt_config(&t, uri, "");
+    cJSON *ok = pgt_snapshot(&t, "auto", cfg);
+    cr_assert_str_eq(pgt_str(ok, "metadata", "method", NULL), "dump");
+    cJSON_Delete(ok);
+    free(cfg);
+    free(uri);
+}

@@ -15,6 +15,8 @@ static void setup(void)
 
 static void teardown(void)
 {
+    rbt_run r = rbt_sh("[ -f '%s/writer.pid' ] && kill $(cat '%s/writer.pid')", t.tmp, t.tmp);
+    rbt_run_free(&r);
     fst_close(&t);
 }
 
@@ -62,4 +64,27 @@ Test(fs_errors, unreadable_file_is_an_error_naming_it_and_no_snapshot)
     cr_assert_neq(access(meta, F_OK), 0, "a failed snapshot left metadata");
     free(meta);
     free(store);
+}
+
+Test(fs_errors, file_that_keeps_changing_is_retried_then_reported)
+{
+    /* A large file appended to all the time: every read of it sees the size
+     * and mtime move, so the retries run out. */
+    fst_sh("head -c 40000000 /dev/urandom > '%s/growing' && printf ok > '%s/calm'", t.tree, t.tree);
+    fst_sh(
+        "(while :; do echo x >> '%s/growing'; done) > /dev/null 2>&1 & echo $! > '%s/writer.pid'",
+        t.tree, t.tmp);
+    char *cfg = fst_config(&t);
+    char *file = rbt_fmt("%s/cfg.json", t.tmp);
+    rbt_spit(file, cfg);
+    int code;
+    cJSON *j = fst_rbhost_json(&t, &code,
+                               "create-snapshot --id busy --type file_system --config @'%s'", file);
+    cr_assert_neq(code, 0, "a snapshot of a file being written succeeded");
+    const char *err = fst_str(j, "error", NULL);
+    cr_assert(err && strstr(err, "/tree/growing") && strstr(err, "changed while being read"), "%s",
+              err);
+    cJSON_Delete(j);
+    free(file);
+    free(cfg);
 }

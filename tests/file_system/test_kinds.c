@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "fs_fixture.h"
 
@@ -22,9 +23,11 @@ static void teardown(void)
 
 TestSuite(fs_kinds, .init = setup, .fini = teardown);
 
-/* A tree with one of everything. */
+/* A tree with one of everything. Device nodes and other owners need root. */
 static void make_tree(const char *d)
 {
+    if (geteuid() != 0)
+        cr_skip_test("needs root for device nodes and chown");
     fst_sh("cd '%s' && mkdir -p etc/app srv/data 'with space' && "
            "printf 'listen 80\\n' > etc/app/main.conf && "
            "head -c 300000 /dev/urandom > srv/data/blob.bin && "

@@ -186,3 +186,44 @@ Test(git_refusal, locked_index)
     free(cfg);
     free(repo);
 }
+
+Test(git_refusal, submodule_with_uncommitted_changes)
+{
+    char *lib = gf_repo("lib");
+    gf_commit(lib, "lib.c", "v1\n", "lib v1");
+    gf_commit(lib, "lib.c", "v2\n", "lib v2");
+    char *repo = gf_repo("repo");
+    free(gf_git(repo, "-c protocol.file.allow=always submodule --quiet add '%s' sub", lib));
+    free(gf_git(repo, "commit -q -m 'add submodule'"));
+    char *sub = rbt_fmt("%s/sub", repo);
+    free(gf_git(sub, "checkout -q --detach HEAD~1"));
+    char *recorded = gf_git(sub, "rev-parse HEAD");
+    char *cfg = gf_config(repo, NULL);
+    cJSON_Delete(gf_snapshot("s", cfg));
+
+    free(gf_git(sub, "checkout -q main"));
+    gf_write(sub, "lib.c", "work in progress inside the submodule\n");
+    char *view = gf_view(repo), *files = gf_files(repo);
+    rbt_run r = gf_rollback("s", NULL);
+    assert_failed_with(&r, "uncommitted changes", "sub");
+    rbt_run_free(&r);
+    char *still = gf_view(repo), *still_files = gf_files(repo);
+    cr_assert_str_eq(still, view, "a refused rollback changes nothing");
+    cr_assert_str_eq(still_files, files);
+
+    r = gf_rollback("s", "--force");
+    gf_assert_completed(&r);
+    rbt_run_free(&r);
+    char *now = gf_git(sub, "rev-parse HEAD");
+    cr_assert_str_eq(now, recorded);
+    free(now);
+    free(still);
+    free(still_files);
+    free(view);
+    free(files);
+    free(cfg);
+    free(recorded);
+    free(sub);
+    free(repo);
+    free(lib);
+}

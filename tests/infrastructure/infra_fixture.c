@@ -278,6 +278,13 @@ const char *ift_str(const cJSON *j, ...)
     return cJSON_GetStringValue(j);
 }
 
+const char *ift_error(const cJSON *response)
+{
+    const char *msg = ift_str(response, "error", NULL);
+    cr_assert_not_null(msg, "the response has no error message");
+    return msg;
+}
+
 int ift_has(const cJSON *array, const char *key1, const char *v1, const char *key2, const char *v2)
 {
     const cJSON *e;

@@ -49,6 +49,8 @@ cJSON *ift_rbhost_json(const char *store, int *code, char **err, const char *fmt
 /* A member by path of keys, or NULL. */
 cJSON *ift_get(const cJSON *j, ...) __attribute__((sentinel));
 const char *ift_str(const cJSON *j, ...) __attribute__((sentinel));
+/* The "error" of an rbhost response; the test fails when there is none. */
+const char *ift_error(const cJSON *response);
 /* Whether the array of objects holds one whose key1 is v1 and key2 is v2. */
 int ift_has(const cJSON *array, const char *key1, const char *v1, const char *key2, const char *v2);
 

@@ -118,8 +118,7 @@ Test(infra_apply, failing_command_is_recorded_and_the_rollback_not_completed)
     cr_assert_str_eq(ift_str(exec, "apply_status", NULL), "failed");
     cr_assert_eq(cJSON_GetNumberValue(ift_get(exec, "apply_exit_status", NULL)), 3);
     cr_assert_eq(cJSON_GetNumberValue(ift_get(exec, "serial", NULL)), 7);
-    const char *msg = ift_str(rec, "error", NULL);
-    cr_assert_not_null(msg);
+    const char *msg = ift_error(rec);
     cr_assert_not_null(strstr(msg, "the state was restored"), "error: %s", msg);
     cr_assert_not_null(strstr(msg, "exit status 3"), "error: %s", msg);
     cr_assert_not_null(strstr(err, "apply_command: Error: creating instance: quota exceeded"),

@@ -64,8 +64,7 @@ Test(infra_local_refusal, other_lineage_is_refused_then_accepted_with_force)
     cJSON *rec = ift_rbhost_json(t.store, &code, &err, "execute-rollback --id before --yes");
     cr_assert_eq(code, 6, "execute-rollback exited %d: %s", code, err);
     cr_assert_str_eq(ift_str(rec, "status", NULL), "failed");
-    const char *msg = ift_str(rec, "error", NULL);
-    cr_assert_not_null(msg);
+    const char *msg = ift_error(rec);
     cr_assert_not_null(strstr(msg, IFT_OTHER_LINEAGE), "error: %s", msg);
     cr_assert_not_null(strstr(msg, IFT_LINEAGE), "error: %s", msg);
     cr_assert_not_null(strstr(msg, "--force"), "error: %s", msg);
@@ -123,8 +122,8 @@ Test(infra_local_refusal, lock_info_of_someone_else_is_refused_and_left_alone)
     cJSON *rec = ift_rbhost_json(t.store, &code, &err, "execute-rollback --id before --yes");
     cr_assert_eq(code, 5, "execute-rollback exited %d: %s", code, err);
     cr_assert_str_eq(ift_str(rec, "status", NULL), "failed");
-    expect_holder_named(ift_str(rec, "error", NULL));
-    cr_assert_not_null(strstr(ift_str(rec, "error", NULL), info));
+    expect_holder_named(ift_error(rec));
+    cr_assert_not_null(strstr(ift_error(rec), info));
     expect_untouched(modified);
     char *still = rbt_slurp(info);
     cr_assert_str_eq(still, someone_elses_lock, "the other holder's lock info was changed");
@@ -179,15 +178,15 @@ Test(infra_local_refusal, running_terraform_lock_is_refused_before_and_during_re
     char *err = NULL;
     cJSON *rec = ift_rbhost_json(t.store, &code, &err, "execute-rollback --id before --yes");
     cr_assert_eq(code, 5, "execute-rollback exited %d: %s", code, err);
-    expect_holder_named(ift_str(rec, "error", NULL));
+    expect_holder_named(ift_error(rec));
     cJSON_Delete(rec);
     free(err);
     /* Without it, restore itself refuses. */
     rec = ift_rbhost_json(t.store, &code, &err,
                           "execute-rollback --id before --yes --no-safety-snapshot");
     cr_assert_eq(code, 5, "execute-rollback exited %d: %s", code, err);
-    expect_holder_named(ift_str(rec, "error", NULL));
-    cr_assert_not_null(strstr(ift_str(rec, "error", NULL), "wait for that run to finish"));
+    expect_holder_named(ift_error(rec));
+    cr_assert_not_null(strstr(ift_error(rec), "wait for that run to finish"));
     expect_untouched(modified);
     cJSON_Delete(rec);
     free(err);

@@ -138,8 +138,7 @@ Test(infra_pg, workspace_locked_by_another_session_is_refused_with_its_pid)
     cJSON *rec = ift_rbhost_json(t.store, &code, &err,
                                  "execute-rollback --id before --yes --no-safety-snapshot");
     cr_assert_eq(code, 5, "execute-rollback exited %d: %s", code, err);
-    const char *msg = ift_str(rec, "error", NULL);
-    cr_assert_not_null(msg);
+    const char *msg = ift_error(rec);
     cr_assert_not_null(strstr(msg, "workspace \"default\""), "error: %s", msg);
     cr_assert_not_null(strstr(msg, pid), "holder not named: %s", msg);
     char *now = ipg_get_state(&pg, "terraform_remote_state", "default", NULL);
@@ -154,8 +153,7 @@ Test(infra_pg, workspace_locked_by_another_session_is_refused_with_its_pid)
     rec = ift_rbhost_json(t.store, &code, &err,
                           "execute-rollback --id before --yes --no-safety-snapshot");
     cr_assert_eq(code, 5, "execute-rollback exited %d: %s", code, err);
-    cr_assert_not_null(strstr(ift_str(rec, "error", NULL), "being created"), "error: %s",
-                       ift_str(rec, "error", NULL));
+    cr_assert_not_null(strstr(ift_error(rec), "being created"), "error: %s", ift_error(rec));
     cJSON_Delete(rec);
     free(err);
 
@@ -174,8 +172,7 @@ Test(infra_pg, workspace_locked_by_another_session_is_refused_with_its_pid)
     rec = ift_rbhost_json(t.store, &code, &err,
                           "execute-rollback --id before --yes --no-safety-snapshot");
     cr_assert_eq(code, 5, "execute-rollback exited %d: %s", code, err);
-    cr_assert_not_null(strstr(ift_str(rec, "error", NULL), "being created"), "error: %s",
-                       ift_str(rec, "error", NULL));
+    cr_assert_not_null(strstr(ift_error(rec), "being created"), "error: %s", ift_error(rec));
     cJSON_Delete(rec);
     free(err);
     now = ipg_get_state(&pg, "terraform_remote_state", "default", NULL);

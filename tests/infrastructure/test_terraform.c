@@ -190,7 +190,7 @@ Test(infra_terraform, local_state_rolled_back_under_terraforms_own_lock_conventi
     cJSON *rec = ift_rbhost_json(t.store, &code, &err,
                                  "execute-rollback --id v1 --yes --no-safety-snapshot");
     cr_assert_eq(code, 5, "execute-rollback exited %d: %s", code, err);
-    const char *msg = ift_str(rec, "error", NULL);
+    const char *msg = ift_error(rec);
     cr_assert_not_null(strstr(msg, ift_str(info, "ID", NULL)), "lock ID not named: %s", msg);
     cr_assert_not_null(strstr(msg, ift_str(info, "Who", NULL)), "holder not named: %s", msg);
     char *after = rbt_slurp(t.state);
@@ -253,7 +253,7 @@ Test(infra_terraform, pg_state_made_by_terraform_rolled_back_under_its_advisory_
     cJSON *rec = ift_rbhost_json(t.store, &code, &err,
                                  "execute-rollback --id v1 --yes --no-safety-snapshot");
     cr_assert_eq(code, 5, "execute-rollback exited %d: %s", code, err);
-    const char *msg = ift_str(rec, "error", NULL);
+    const char *msg = ift_error(rec);
     cr_assert_not_null(strstr(msg, "is locked: advisory lock"), "error: %s", msg);
     char *after = ipg_get_state(&pg, "terraform_remote_state", "default", NULL);
     cr_assert_str_eq(after, before, "a refused rollback changed the row");

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -293,4 +294,84 @@ Test(store_maintenance, killed_writer_leaves_no_partial_snapshot)
         cr_assert_str_eq(r.out, "", "left after gc: %s", r.out);
         rbt_run_free(&r);
     }
+}
+
+Test(store_maintenance, gc_drops_dead_records_from_a_mostly_live_pack)
+{
+    size_t big = 200000;
+    char *l = malloc(big), s[1000];
+    sf_fill(l, big, 11);
+    sf_fill(s, sizeof s, 12);
+    const void *bufs[] = {l, s};
+    size_t lens[] = {big, sizeof s};
+    char ids[2][RB_BLOB_ID_SIZE];
+    sf_snapshot(&f, "both", 1, bufs, lens, 2, ids);
+    char *pack = only_pack();
+    rb_store_txn *txn;
+    cr_assert_eq(rb_store_txn_begin(f.store, &txn), 0);
+    cr_assert_eq(rb_store_ref(txn, ids[0]), 0);
+    cJSON *doc = cJSON_CreateObject();
+    cr_assert_eq(rb_store_snapshot_commit(txn, "big-only", doc), 0, "%s", sf_msg());
+    cJSON_Delete(doc);
+    cr_assert_eq(rb_store_snapshot_delete(f.store, "both"), 0);
+    uint64_t blobs;
+    cr_assert_eq(rb_store_gc(f.store, &blobs, NULL), 0, "%s", sf_msg());
+    /* the small blob and the refs blob of "both" */
+    cr_assert_eq(blobs, 2, "freed %llu", (unsigned long long)blobs);
+    cr_assert_eq(access(pack, F_OK), 0, "a mostly live pack was rewritten");
+    cr_assert_eq(rb_store_blob_exists(f.store, ids[1]), 0);
+    sf_expect_blob(f.store, ids[0], l, big);
+    expect_clean(f.store);
+    rb_store *s2;
+    cr_assert_eq(rb_store_open(&s2, f.dir, 0), 0);
+    cr_assert_eq(rb_store_blob_exists(s2, ids[1]), 0);
+    sf_expect_blob(s2, ids[0], l, big);
+    rb_store_close(s2);
+    free(pack);
+    free(l);
+}
+
+Test(store_maintenance, more_packs_than_the_process_may_open)
+{
+    /* Every snapshot below writes its own pack; the process may hold far
+     * fewer descriptors than that. */
+    struct rlimit rl = {150, 150};
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    char ids[200][RB_BLOB_ID_SIZE];
+    for (int i = 0; i < 200; i++) {
+        char data[64], name[16];
+        snprintf(data, sizeof data, "blob number %d", i);
+        snprintf(name, sizeof name, "p%d", i);
+        const void *bufs[] = {data};
+        size_t len = strlen(data);
+        sf_snapshot(&f, name, i, bufs, &len, 1, &ids[i]);
+    }
+    rb_store *s2;
+    cr_assert_eq(rb_store_open(&s2, f.dir, 0), 0);
+    expect_clean(s2);
+    for (int i = 0; i < 200; i++) {
+        char data[64];
+        snprintf(data, sizeof data, "blob number %d", i);
+        sf_expect_blob(s2, ids[i], data, strlen(data));
+    }
+    rb_store_close(s2);
+}
+
+Test(store_maintenance, a_handle_opened_before_gc_cannot_reference_what_gc_removed)
+{
+    const void *bufs[] = {"soon gone"};
+    size_t len = 9;
+    char ids[1][RB_BLOB_ID_SIZE];
+    sf_snapshot(&f, "doomed", 1, bufs, &len, 1, ids);
+    rb_store *early;
+    cr_assert_eq(rb_store_open(&early, f.dir, 0), 0);
+    cr_assert_eq(rb_store_blob_exists(early, ids[0]), 1);
+    sleep(2);
+    cr_assert_eq(rb_store_snapshot_delete(f.store, "doomed"), 0);
+    cr_assert_eq(rb_store_gc(f.store, NULL, NULL), 0, "%s", sf_msg());
+    rb_store_txn *txn;
+    cr_assert_eq(rb_store_txn_begin(early, &txn), 0);
+    cr_assert_eq(rb_store_ref(txn, ids[0]), RB_ENOTFOUND);
+    rb_store_txn_abort(txn);
+    rb_store_close(early);
 }

@@ -72,6 +72,22 @@ Test(store_nospace, full_disk_fails_cleanly_and_leaves_the_store_consistent)
     cr_assert(strstr(sf_msg(), "no space left on device"), "%s", sf_msg());
     cr_assert(strstr(sf_msg(), dir), "%s", sf_msg());
 
+    /* The same through one stream, whose chunks are stored by worker
+     * threads: their error reaches the caller with its message. */
+    cr_assert_eq(rb_store_txn_begin(s, &txn), 0);
+    rb_store_writer *w;
+    cr_assert_eq(rb_store_writer_open(txn, &w), 0);
+    rc = 0;
+    for (int round = 0; rc == 0 && round < 3; round++)
+        rc = rb_store_writer_write(w, data, big);
+    if (rc == 0)
+        rc = rb_store_writer_commit(w, id);
+    else
+        rb_store_writer_abort(w);
+    cr_assert_eq(rc, RB_ENOSPC, "rc %d: %s", rc, sf_msg());
+    cr_assert(strstr(sf_msg(), "no space left on device"), "%s", sf_msg());
+    rb_store_txn_abort(txn);
+
     cJSON *got;
     cr_assert_eq(rb_store_snapshot_read(s, "toobig", &got), RB_ENOTFOUND);
     cr_assert_eq(rb_store_check(s, NULL, NULL), 0, "%s", sf_msg());

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "rb_error.h"
@@ -276,4 +277,41 @@ Test(store_snapshots, default_location)
     if (geteuid() == 0)
         cr_assert_str_eq(loc, "/var/lib/rbhost");
     free(loc);
+}
+
+Test(store_snapshots, an_open_handle_sees_what_another_process_commits)
+{
+    snap("first", 1);
+    /* Past the directory timestamp's granularity, so that only a change
+     * can make the handle look again. */
+    sleep(2);
+    rb_store_stats st;
+    cr_assert_eq(rb_store_stats_get(f.store, &st), 0);
+    cr_assert_eq(rb_store_blob_exists(
+                     f.store, "0000000000000000000000000000000000000000000000000000000000000000"),
+                 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        rb_store *s;
+        rb_store_txn *txn;
+        char id[RB_BLOB_ID_SIZE];
+        cJSON *doc = cJSON_CreateObject();
+        _exit(rb_store_open(&s, f.dir, 0) < 0 || rb_store_txn_begin(s, &txn) < 0 ||
+              rb_store_put(txn, "from the other process", 22, id) < 0 ||
+              rb_store_snapshot_commit(txn, "other", doc) < 0);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    rb_store *probe;
+    rb_store_txn *txn;
+    char id[RB_BLOB_ID_SIZE];
+    cr_assert_eq(rb_store_open(&probe, f.dir, 0), 0);
+    cr_assert_eq(rb_store_txn_begin(probe, &txn), 0);
+    cr_assert_eq(rb_store_put(txn, "from the other process", 22, id), 0);
+    rb_store_txn_abort(txn);
+    rb_store_close(probe);
+    cr_assert_eq(rb_store_blob_exists(f.store, id), 1, "the new blob is not seen");
+    sf_expect_blob(f.store, id, "from the other process", 22);
 }

@@ -89,10 +89,10 @@ CREATE TABLE accounts (
   aid INT NOT NULL PRIMARY KEY,
   bid INT NOT NULL,
   abalance INT NOT NULL,
-  filler CHAR(84) NOT NULL,
+  filler CHAR(60) NOT NULL,
   KEY idx_bid (bid)
 ) ENGINE=InnoDB DEFAULT CHARSET=latin1;
-INSERT INTO accounts SELECT seq, seq DIV 100000, 0, RPAD(seq, 84, ' ') FROM seq_1_to_$rows;
+INSERT INTO accounts SELECT seq, seq DIV 100000, 0, RPAD(seq, 60, 'x') FROM seq_1_to_$rows;
 CREATE TABLE branches (bid INT PRIMARY KEY, bbalance INT NOT NULL) ENGINE=InnoDB;
 INSERT INTO branches SELECT seq, 0 FROM seq_0_to_$((rows / 100000));
 CREATE VIEW branch_totals AS SELECT bid, SUM(abalance) AS total FROM accounts GROUP BY bid;

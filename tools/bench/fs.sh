@@ -12,7 +12,8 @@
 # Usage: tools/bench/fs.sh [BUILD_DIR]     (a Release build of rbhost)
 # Environment: FS_BENCH_DIR (scratch, default /var/tmp/rbfs-bench),
 #              FS_BENCH_TREES ("share gen", or one of them),
-#              FS_BENCH_KEEP=1 keeps the scratch directory.
+#              FS_BENCH_KEEP=1 keeps the scratch directory (it holds several
+#              copies of each tree; deleting them is left to the end).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-$here/../../build-release}
@@ -112,7 +113,6 @@ bench_tree() {
     measure "$name" restore tar+zstd - -- sh -c "zstd -d -T0 -q -c '$w/tree.tar.zst' | tar -C '$r/tar' -xf -"
     measure "$name" restore restic - -- restic --repo "$repo" restore --quiet latest --target "$r/restic"
     measure "$name" restore borg - -- sh -c "cd '$r/borg' && borg extract '$borgrepo::first'"
-    rm -rf "$w"
 }
 
 for t in $trees; do

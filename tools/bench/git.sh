@@ -115,10 +115,14 @@ median() { awk -v c="$1" '{ print $c }' | sort -n | awk '{ v[NR] = $1 } END { pr
 : >"$work/git.ms"
 : >"$work/full.ms"
 : >"$work/nosafety.ms"
+: >"$work/verify.ms"
 for ((r = 1; r <= rounds; r++)); do
     time_git >>"$work/git.ms"
     time_rbhost >>"$work/full.ms"
     time_rbhost --no-safety-snapshot >>"$work/nosafety.ms"
+    # One scan of the restored checkout: what each of the three steps of a
+    # rollback costs at least.
+    measure "$rbhost" --store "$store" verify --id bench >>"$work/verify.ms"
     echo "round $r/$rounds done" >&2
 done
 
@@ -137,3 +141,4 @@ row() {
 row "git reset --hard <commit> && git clean -fd" "$work/git.ms"
 row "rbhost execute-rollback (safety snapshot, restore, verify)" "$work/full.ms"
 row "rbhost execute-rollback --no-safety-snapshot (restore, verify)" "$work/nosafety.ms"
+row "rbhost verify (alone, on the restored checkout)" "$work/verify.ms"

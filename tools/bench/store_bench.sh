@@ -23,10 +23,13 @@ echo "== rbhost store: $files files of ~$mean bytes, one $stream MiB stream, $co
 "$bench" "$work/store" "$files" "$mean" "$stream" "$cores" | tee "$work/store.txt"
 
 "$bench" --emit "$files" "$mean" > "$work/files.bin"
-start=$(date +%s.%N)
-zstd -q -3 -T0 -c "$work/files.bin" > /dev/null
-end=$(date +%s.%N)
-zstd_s=$(echo "$end - $start" | bc)
-store_s=$(sed -n 's/^put .*: \([0-9.]*\) s .*/\1/p' "$work/store.txt")
-echo "== zstd -3 -T0 on the same files as one stream: ${zstd_s} s"
-echo "== ratio store put / zstd: $(echo "scale=2; $store_s / $zstd_s" | bc)"
+# Wall and CPU time: the machine may be shared, CPU seconds compare better.
+TIMEFORMAT='%R %U %S'
+{ time zstd -q -3 -T0 -c "$work/files.bin" > /dev/null; } 2> "$work/zstd.time"
+read -r zstd_wall zstd_user zstd_sys < "$work/zstd.time"
+zstd_cpu=$(echo "$zstd_user + $zstd_sys" | bc)
+store_wall=$(sed -n 's/^put .*: \([0-9.]*\) s wall, \([0-9.]*\) s cpu.*/\1/p' "$work/store.txt")
+store_cpu=$(sed -n 's/^put .*: \([0-9.]*\) s wall, \([0-9.]*\) s cpu.*/\2/p' "$work/store.txt")
+echo "== zstd -3 -T0 on the same files as one stream: ${zstd_wall} s wall, ${zstd_cpu} s cpu"
+echo "== store put / zstd: $(echo "scale=2; $store_wall / $zstd_wall" | bc) wall," \
+  "$(echo "scale=2; $store_cpu / $zstd_cpu" | bc) cpu"

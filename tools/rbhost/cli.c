@@ -102,8 +102,8 @@ int rb_cli_exit_code(int rc)
 int rb_cli_finish(rb_cli *cli, int rc, cJSON *response, void (*human)(const cJSON *response))
 {
     const rb_error_info *err = rb_error_last();
-    if (rc && rc != RB_EDRIFT && err->message[0])
-        fprintf(stderr, "rbhost: error: %s\n", err->message);
+    if (rc && err->message[0])
+        fprintf(stderr, "rbhost: %s%s\n", rc == RB_EDRIFT ? "" : "error: ", err->message);
     if (cli->json) {
         cJSON *doc = response ? response : rc ? rb_error_response() : cJSON_CreateObject();
         char *text = cJSON_Print(doc);
