@@ -136,7 +136,7 @@ static void created_now(char out[40])
         char frac[11];
         snprintf(frac, sizeof frac, ".%09ld", ts.tv_nsec);
         size_t len = strlen(frac);
-        while (frac[len - 1] == '0')
+        while (len > 2 && frac[len - 1] == '0')
             frac[--len] = '\0';
         n += (size_t)snprintf(out + n, 40 - n, "%s", frac);
     }
