@@ -90,48 +90,21 @@ static int pack_no_of(rb_store *s, const char *stem, uint32_t *no)
 
 static int remove_pack(gc_run *g, const char *stem)
 {
-    char *idx = rb_store_path(g->store->packs_dir, "%s.idx", stem);
     char *pack = rb_store_path(g->store->packs_dir, "%s.pack", stem);
-    int rc = !idx || !pack ? rb_store_nomem() : 0;
     struct stat st;
-    if (rc == 0 && stat(pack, &st) == 0)
+    if (pack && stat(pack, &st) == 0)
         g->freed_bytes += (uint64_t)st.st_size;
-    /* Index first: a pack without an index is garbage, an index without its
-     * pack is damage. */
-    if (rc == 0 && unlink(idx) < 0 && errno != ENOENT)
-        rc = rb_error_os("cannot remove %s", idx);
-    if (rc == 0 && unlink(pack) < 0 && errno != ENOENT)
-        rc = rb_error_os("cannot remove %s", pack);
-    free(idx);
     free(pack);
-    return rc;
+    return rb_store_pack_remove(g->store, stem);
 }
 
 static int copy_live(gc_run *g, uint32_t from, rb_blob_loc *live, size_t n)
 {
-    rb_store *s = g->store;
     rb_store_txn *t;
-    int rc = rb_store_txn_begin_locked(s, &t);
+    int rc = rb_store_txn_begin_locked(g->store, &t);
     if (rc < 0)
         return rc;
-    int src = -1;
-    bool owned = false;
-    rc = rb_store_pack_open(s, from, &src, &owned);
-    uint8_t *buf = NULL;
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        uint8_t *nb = realloc(buf, live[i].stored_len ? live[i].stored_len : 1);
-        if (!nb) {
-            rc = rb_store_nomem();
-            break;
-        }
-        buf = nb;
-        rc = rb_store_pread_all(src, buf, live[i].stored_len, live[i].offset, "pack");
-        if (rc == 0)
-            rc = rb_store_txn_append_raw(t, &live[i], buf);
-    }
-    free(buf);
-    if (owned)
-        close(src);
+    rc = rb_store_repack_copy(t, from, live, n);
     if (rc == 0)
         rc = rb_store_txn_write_indexes(t);
     rb_store_txn_free(t, rc < 0);
@@ -265,6 +238,12 @@ static int gc_locked(gc_run *g)
         rc = sweep_dir(g, s->records_dir, false);
     if (rc == 0)
         rc = rb_fs_fsync_dir(s->packs_dir);
+    /* The index now names what the sweep left, copies included. */
+    rb_store_index_reset(s);
+    if (rc == 0)
+        rc = rb_store_index_ensure(s);
+    if (rc == 0)
+        rc = rb_store_repack_small(s);
     rb_store_index_reset(s);
     return rc;
 }

@@ -216,6 +216,14 @@ void rb_store_txn_free(rb_store_txn *txn, bool remove_packs);
  * comes out as `refs`: an imported snapshot uses exactly the exported set. */
 int rb_store_import_commit(rb_store_txn *txn, const char *id, cJSON *doc, const char *refs);
 
+/* --- gc's pack rewriting (store_repack.c) --- */
+/* Copies records of pack `from` as they are into transaction t. */
+int rb_store_repack_copy(rb_store_txn *t, uint32_t from, const rb_blob_loc *recs, size_t n);
+/* Removes a pack and its index file. */
+int rb_store_pack_remove(rb_store *s, const char *name);
+/* Merges the small packs into full ones. */
+int rb_store_repack_small(rb_store *s);
+
 /* --- parallel chunking of one stream (store_chunker.c) --- */
 typedef struct rb_store_chunker rb_store_chunker;
 int rb_store_chunker_new(rb_store_txn *txn, rb_store_chunker **out);

@@ -1,8 +1,9 @@
-/* A fast look at how the working tree differs from the index: one lstat
- * per index entry compared with the index's stat data, and one readdir per
- * directory for untracked files. libgit2's index-to-workdir diff does the
- * same work through general iterators at about twice the cost, and every
- * snapshot, restore and verify starts with this step. */
+/* How the working tree differs from the index: one stat per index entry
+ * compared with the index's stat data, and one directory read per tracked
+ * directory for untracked files. It is what libgit2's index-to-workdir diff
+ * computes, with less CPU and with the stat calls spread over the cores as
+ * git's preloaded index does; every snapshot, restore and verify starts
+ * with it. */
 #ifndef RB_GIT_SCAN_H
 #define RB_GIT_SCAN_H
 

@@ -24,7 +24,7 @@ static void print_plan_changes(const cJSON *plan)
     cJSON_ArrayForEach(c, changes)
     {
         if (shown++ == 20) {
-            printf("    ... %d more (--json lists them all)\n", cJSON_GetArraySize(changes) - 20);
+            printf("    ... %d more\n", cJSON_GetArraySize(changes) - 20);
             break;
         }
         printf("    %-8s %s\n", s(c, "action"), s(c, "item"));
