@@ -58,7 +58,10 @@ static int check_file(rb_plugin_entry *e)
 static int open_backend(rb_plugin_entry *e)
 {
     dlerror();
-    void *dl = dlopen(e->path, RTLD_NOW | RTLD_LOCAL);
+    /* RTLD_NODELETE: the libraries a backend links (libpq, libcurl...)
+     * register exit handlers and thread-local destructors that must find
+     * their code still mapped at exit. */
+    void *dl = dlopen(e->path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (!dl)
         return rb_error_set(RB_EINVAL, RB_ERRCLASS_PLUGIN,
                             "%s: cannot load: %s (`ldd %s` shows missing libraries)", e->path,

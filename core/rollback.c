@@ -275,6 +275,9 @@ int rb_rollback_execute(rb_ctx *ctx, const char *id, const rb_rollback_options *
     /* Restore in reverse order: what was snapshotted last depends on what
      * came before it, so it goes back first. */
     int n = cJSON_GetArraySize(targets), restored = 0, failed_rc = rc;
+    char step_problem[1024] = "";
+    int step_code = 0;
+    rb_error_class step_class = RB_ERRCLASS_NONE;
     cJSON *exec = cJSON_CreateObject();
     cJSON *exec_targets = cJSON_CreateArray();
     for (int i = n - 1; i >= 0 && failed_rc == 0; i--) {
@@ -285,7 +288,14 @@ int rb_rollback_execute(rb_ctx *ctx, const char *id, const rb_rollback_options *
         cJSON *result = NULL;
         int trc = rb_target_run(ctx, store, t, id, RB_ACTION_RESTORE, flags, rollback_id,
                                 opts->restore_to, safety_meta, &result);
-        cJSON *d = detail("rollback_execution", tname(t), trc ? "failed" : "success");
+        /* A backend that restored the state but failed a follow-up (an
+         * apply after a Terraform state rollback) reports "partial": the
+         * target counts as restored, and the rollback cannot be complete. */
+        const char *rstatus =
+            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(result, "status"));
+        int partial_step = trc && rstatus && !strcmp(rstatus, "partial");
+        cJSON *d = detail("rollback_execution", tname(t),
+                          !trc ? "success" : partial_step ? "partial" : "failed");
         cJSON_AddStringToObject(d, "type", ttype(t));
         const cJSON *method = cJSON_GetObjectItemCaseSensitive(result, "method");
         if (method)
@@ -308,9 +318,14 @@ int rb_rollback_execute(rb_ctx *ctx, const char *id, const rb_rollback_options *
         if (safety && !strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(safety,
                                                                                     "status")),
                               "pending"))
-            cJSON_ReplaceItemInObjectCaseSensitive(safety, "status",
-                                                   cJSON_CreateString(trc ? "failed" : "created"));
-        if (trc)
+            cJSON_ReplaceItemInObjectCaseSensitive(
+                safety, "status", cJSON_CreateString(trc && !partial_step ? "failed" : "created"));
+        if (partial_step && !step_problem[0]) {
+            snprintf(step_problem, sizeof step_problem, "%s", rb_error_last()->message);
+            step_code = rb_error_last()->code;
+            step_class = rb_error_last()->klass;
+        }
+        if (trc && !partial_step)
             failed_rc = trc;
         else
             restored++;
@@ -325,7 +340,8 @@ int rb_rollback_execute(rb_ctx *ctx, const char *id, const rb_rollback_options *
                                                        "result");
         cJSON_Delete(exec_targets);
     } else {
-        cJSON_AddStringToObject(exec, "status", failed_rc ? "failed" : "success");
+        cJSON_AddStringToObject(exec, "status",
+                                failed_rc ? "failed" : step_problem[0] ? "partial" : "success");
         cJSON_AddItemToObject(exec, "targets", exec_targets);
     }
     cJSON_AddItemToObject(rec, "execution_result", exec);
@@ -378,11 +394,16 @@ int rb_rollback_execute(rb_ctx *ctx, const char *id, const rb_rollback_options *
     const char *status = "completed";
     if (failed_rc)
         status = restored > 0 ? "partial" : "failed";
-    else if (passed != total)
+    else if (passed != total || step_problem[0])
         status = "partial";
     cJSON_ReplaceItemInObjectCaseSensitive(rec, "status", cJSON_CreateString(status));
-    if (failed_rc)
+    if (failed_rc) {
         add_error(rec);
+    } else if (step_problem[0]) {
+        set_string(rec, "error", step_problem);
+        set_string(rec, "error_class", rb_error_class_name(step_class));
+        set_string(rec, "error_code", rb_error_code_name(step_code));
+    }
     if (failed_rc && restored > 0)
         cJSON_AddStringToObject(rec, "warning",
                                 "some targets were restored and others were not; the safety "
@@ -400,7 +421,10 @@ int rb_rollback_execute(rb_ctx *ctx, const char *id, const rb_rollback_options *
     if (failed_rc)
         rb_error_set(saved.code, saved.klass, "%s", saved_msg);
 
-    if (!failed_rc && passed != total)
+    if (!failed_rc && step_problem[0])
+        rb_error_set(RB_EDRIFT, RB_ERRCLASS_BACKEND, "rollback %s is partial: %s", rollback_id,
+                     step_problem);
+    else if (!failed_rc && passed != total)
         explain_failed_checks(vres, rollback_id);
     cJSON_Delete(safety_doc);
     cJSON_Delete(tests);
@@ -409,5 +433,5 @@ int rb_rollback_execute(rb_ctx *ctx, const char *id, const rb_rollback_options *
     *response = rec;
     if (failed_rc)
         return failed_rc;
-    return passed == total ? 0 : RB_EDRIFT;
+    return passed == total && !step_problem[0] ? 0 : RB_EDRIFT;
 }

@@ -198,8 +198,10 @@ int my_swap_in(my_target *t, MYSQL *c, const char *from, const char *keep, const
 /* Can the object's text (utf8mb4, as read) be sent under the character_set_client
  * it was created with? Yes for the utf8 sets and for plain ASCII text. */
 int my_object_charset_usable(const my_object *o);
-/* Creates the views, triggers and routines of `cat` in the live database. */
-int my_objects_create(my_target *t, MYSQL *c, const my_catalog *cat);
+/* Creates the views, triggers and routines of `cat` in the live database,
+ * but not the views and routines `present` (when not NULL) already has
+ * with the same text. */
+int my_objects_create(my_target *t, MYSQL *c, const my_catalog *cat, const my_catalog *present);
 
 /* Writes what restore keeps of the replaced state (the tables now in schema
  * `keep`) into the safety snapshot's metadata, so that restoring it works

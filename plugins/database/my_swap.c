@@ -61,9 +61,9 @@ static int create_object(my_target *t, MYSQL *c, const my_object *o)
     unsigned int e = failed ? mysql_errno(c) : 0;
     char msg[512];
     snprintf(msg, sizeof msg, "%s", failed ? mysql_error(c) : "");
-    rc = my_session_setup(t, c);
-    if (!rc)
-        rc = my_exec(t, c, "resetting the session", "SET NAMES utf8mb4");
+    rc = my_exec(t, c, "resetting the session",
+                 "SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION', "
+                 "character_set_client = utf8mb4, collation_connection = utf8mb4_general_ci");
     if (failed)
         return e == ER_NO_SUCH_TABLE || e == ER_VIEW_INVALID || e == ER_SP_DOES_NOT_EXIST
                    ? 1
@@ -73,7 +73,19 @@ static int create_object(my_target *t, MYSQL *c, const my_object *o)
     return rc;
 }
 
-int my_objects_create(my_target *t, MYSQL *c, const my_catalog *cat)
+/* A view or routine that the other catalog has with the same text needs
+ * no drop and no create: views and routines find tables by name, so they
+ * work on the swapped-in tables as they are. Triggers always move. */
+static int kept_as_is(const my_object *o, const my_catalog *other)
+{
+    if (!other || o->kind == MY_TRIGGER || (o->kind == MY_VIEW && my_catalog_table(other, o->name)))
+        return 0;
+    const my_object *m = my_catalog_object(other, o->kind, o->name);
+    return m && !strcmp(m->create, o->create) &&
+           !strcmp(m->sql_mode ? m->sql_mode : "", o->sql_mode ? o->sql_mode : "");
+}
+
+int my_objects_create(my_target *t, MYSQL *c, const my_catalog *cat, const my_catalog *present)
 {
     int rc = use_live(t, c);
     if (rc)
@@ -93,7 +105,7 @@ int my_objects_create(my_target *t, MYSQL *c, const my_catalog *cat)
                 const my_object *o = &cat->objects[i];
                 if (o->kind != order[k] || done[i])
                     continue;
-                int r = create_object(t, c, o);
+                int r = kept_as_is(o, present) ? 0 : create_object(t, c, o);
                 if (r == 1) {
                     pending = 1;
                     last = o;
@@ -116,11 +128,13 @@ int my_objects_create(my_target *t, MYSQL *c, const my_catalog *cat)
     return 0;
 }
 
-static int drop_objects(my_target *t, MYSQL *c, const my_catalog *live)
+static int drop_objects(my_target *t, MYSQL *c, const my_catalog *live, const my_catalog *snap)
 {
     static const char *const what[] = {"VIEW", "TRIGGER", "PROCEDURE", "FUNCTION"};
     for (size_t i = 0; i < live->nobjects; i++) {
         const my_object *o = &live->objects[i];
+        if (kept_as_is(o, snap))
+            continue;
         my_buf q = {0};
         my_buf_printf(&q, "DROP %s IF EXISTS ", what[o->kind]);
         my_buf_qname(&q, t->live, o->name);
@@ -132,11 +146,15 @@ static int drop_objects(my_target *t, MYSQL *c, const my_catalog *live)
     return 0;
 }
 
-static int ensure_live_database(my_target *t, MYSQL *c, const my_catalog *snap)
+static int ensure_live_database(my_target *t, MYSQL *c, const my_catalog *snap,
+                                const my_catalog *live)
 {
     int exists = my_schema_exists(t, c, t->live);
     if (exists < 0)
         return exists;
+    if (exists && live->charset && snap->charset && live->collation && snap->collation &&
+        !strcmp(live->charset, snap->charset) && !strcmp(live->collation, snap->collation))
+        return 0;
     my_buf q = {0};
     my_buf_puts(&q, exists ? "ALTER DATABASE " : "CREATE DATABASE ");
     my_buf_ident(&q, t->live);
@@ -176,18 +194,18 @@ int my_swap_in(my_target *t, MYSQL *c, const char *from, const char *keep, const
         return my_error(t, RB_ENOMEM, RB_ERRCLASS_NOMEMORY, "out of memory");
     }
     double start = my_now();
-    int rc = ensure_live_database(t, c, snap);
+    int rc = ensure_live_database(t, c, snap, live);
     /* Triggers cannot move to another schema with their table, and views
      * would block a table of the same name: both go before the swap and
      * come back from the snapshot's definitions after it. */
     if (!rc)
-        rc = drop_objects(t, c, live);
+        rc = drop_objects(t, c, live, snap);
     if (!rc && n)
         rc = my_exec(t, c, "swapping the tables in with RENAME TABLE", q.p);
     my_buf_free(&q);
     if (rc) {
         my_target keepmsg = *t;
-        if (my_objects_create(t, c, live))
+        if (my_objects_create(t, c, live, NULL))
             return my_error(t, rc, keepmsg.err_class,
                             "%s; the live tables of '%s' are unchanged but some of their views, "
                             "triggers or routines could not be put back: %s",
@@ -195,7 +213,7 @@ int my_swap_in(my_target *t, MYSQL *c, const char *from, const char *keep, const
         return my_error(t, rc, keepmsg.err_class, "%s; database '%s' is unchanged", keepmsg.err_msg,
                         t->live);
     }
-    rc = my_objects_create(t, c, snap);
+    rc = my_objects_create(t, c, snap, live);
     *swap_seconds = my_now() - start;
     if (rc)
         return my_error(t, rc, t->err_class,

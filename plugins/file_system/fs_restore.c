@@ -49,9 +49,14 @@ typedef struct restore {
     char commit_error[1024];
 } restore;
 
+/* Files of one directory, written by one worker (one queue hand-over per
+ * batch, not per file). */
+#define BATCH 64
+
 typedef struct stage_job {
     rb_fs_dirref *dir;
-    size_t idx;
+    unsigned n;
+    size_t idx[BATCH];
 } stage_job;
 
 typedef struct where {
@@ -172,42 +177,46 @@ static int apply_meta(int dfd, const char *name, const rb_fs_entry *e, const cha
     return set_times(dfd, name, e) < 0 ? -errno : 0;
 }
 
+static void stage_one(restore *r, int dirfd, size_t idx)
+{
+    const rb_fs_entry *e = rb_fs_index_at(&r->d.ix, idx);
+    char tmp[256];
+    stage_name(r, idx, tmp, sizeof tmp);
+    int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+    int fd = openat(dirfd, tmp, flags, 0600);
+    if (fd < 0 && errno == EEXIST && unlinkat(dirfd, tmp, 0) == 0)
+        fd = openat(dirfd, tmp, flags, 0600);
+    if (fd < 0) {
+        stage_fail(r, idx, errno, "create a temporary file beside");
+        return;
+    }
+    r->state[idx] |= ST_STAGED;
+    int rc = rb_fs_content_write(r->h, r->op, fd, e);
+    const char *failed = NULL;
+    if (rc)
+        stage_rc_fail(r, idx, rc);
+    else if (fchown(fd, e->uid, e->gid) < 0)
+        stage_fail(r, idx, errno, "change the owner of");
+    else if ((rc = rb_fs_xattr_apply(fd, -1, NULL, e->xattrs, e->xattrs_len, &failed)))
+        stage_fail(r, idx, -rc, "set extended attributes of");
+    else if (fchmod(fd, e->mode & 07777) < 0)
+        stage_fail(r, idx, errno, "change the mode of");
+    else {
+        struct timespec ts[2] = {{e->mtime_s, e->mtime_ns}, {e->mtime_s, e->mtime_ns}};
+        if (futimens(fd, ts) < 0)
+            stage_fail(r, idx, errno, "set the mtime of");
+    }
+    if (close(fd) < 0)
+        stage_fail(r, idx, errno, "write");
+}
+
 static void stage_file(void *ctx, unsigned worker, void *arg)
 {
     (void)worker;
     restore *r = ctx;
     stage_job *j = arg;
-    const rb_fs_entry *e = rb_fs_index_at(&r->d.ix, j->idx);
-    if (!atomic_load(&r->fail.failed)) {
-        char tmp[256];
-        stage_name(r, j->idx, tmp, sizeof tmp);
-        int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
-        int fd = openat(j->dir->fd, tmp, flags, 0600);
-        if (fd < 0 && errno == EEXIST && unlinkat(j->dir->fd, tmp, 0) == 0)
-            fd = openat(j->dir->fd, tmp, flags, 0600);
-        if (fd < 0) {
-            stage_fail(r, j->idx, errno, "create a temporary file beside");
-        } else {
-            r->state[j->idx] |= ST_STAGED;
-            int rc = rb_fs_content_write(r->h, r->op, fd, e);
-            const char *failed = NULL;
-            if (rc)
-                stage_rc_fail(r, j->idx, rc);
-            else if (fchown(fd, e->uid, e->gid) < 0)
-                stage_fail(r, j->idx, errno, "change the owner of");
-            else if ((rc = rb_fs_xattr_apply(fd, -1, NULL, e->xattrs, e->xattrs_len, &failed)))
-                stage_fail(r, j->idx, -rc, "set extended attributes of");
-            else if (fchmod(fd, e->mode & 07777) < 0)
-                stage_fail(r, j->idx, errno, "change the mode of");
-            else {
-                struct timespec ts[2] = {{e->mtime_s, e->mtime_ns}, {e->mtime_s, e->mtime_ns}};
-                if (futimens(fd, ts) < 0)
-                    stage_fail(r, j->idx, errno, "set the mtime of");
-            }
-            if (close(fd) < 0)
-                stage_fail(r, j->idx, errno, "write");
-        }
-    }
+    for (unsigned i = 0; i < j->n && !atomic_load(&r->fail.failed); i++)
+        stage_one(r, j->dir->fd, j->idx[i]);
     rb_fs_dirref_put(j->dir);
     free(j);
 }
@@ -319,6 +328,7 @@ static int stage(restore *r)
     /* The fd the tree hands out is reused for other directories, so the
      * shared handle is keyed by the directory's path. */
     rb_fs_dirref *dir = NULL;
+    stage_job *batch = NULL;
     char dir_path[8192] = "";
     unsigned dir_root = 0;
     for (size_t i = 0; i < r->d.ix.count && !atomic_load(&r->fail.failed); i++) {
@@ -346,6 +356,9 @@ static int stage(restore *r)
         } else if (e->kind == RB_FS_REG) {
             const char *parent = w.leaf == w.full ? "" : w.full;
             if (!dir || dir_root != e->root || strcmp(dir_path, parent)) {
+                if (batch)
+                    rb_fs_pool_submit(pool, batch);
+                batch = NULL;
                 rb_fs_dirref_put(dir);
                 int dup_fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
                 dir = dup_fd >= 0 ? rb_fs_dirref_new(dup_fd) : NULL;
@@ -356,18 +369,26 @@ static int stage(restore *r)
                     break;
                 }
             }
-            stage_job *j = malloc(sizeof *j);
-            if (!j) {
-                stage_fail(r, i, ENOMEM, "stage");
-                break;
+            if (batch && batch->n == BATCH) {
+                rb_fs_pool_submit(pool, batch);
+                batch = NULL;
             }
-            j->dir = rb_fs_dirref_get(dir);
-            j->idx = i;
-            rb_fs_pool_submit(pool, j);
+            if (!batch) {
+                batch = malloc(sizeof *batch);
+                if (!batch) {
+                    stage_fail(r, i, ENOMEM, "stage");
+                    break;
+                }
+                batch->dir = rb_fs_dirref_get(dir);
+                batch->n = 0;
+            }
+            batch->idx[batch->n++] = i;
         } else if (stage_special(r, dfd, i)) {
             break;
         }
     }
+    if (batch)
+        rb_fs_pool_submit(pool, batch);
     rb_fs_dirref_put(dir);
     rb_fs_pool_finish(pool);
     for (size_t i = 0; i < r->d.ix.count && !atomic_load(&r->fail.failed); i++) {

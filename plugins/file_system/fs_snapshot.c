@@ -31,6 +31,18 @@ typedef struct inode_slot {
     rb_fs_entry *first;
 } inode_slot;
 
+/* Files of one directory, read by one worker: one queue hand-over per
+ * batch instead of per file keeps small files from costing a context
+ * switch each. */
+#define BATCH 64
+
+typedef struct read_job {
+    rb_fs_dirref *dir;
+    unsigned n;
+    rb_fs_entry *e[BATCH];
+    const char *name[BATCH];
+} read_job;
+
 typedef struct snap {
     const rb_host_api *host;
     rb_op *op;
@@ -39,6 +51,7 @@ typedef struct snap {
     rb_fs_index prev;
     int have_prev;
     rb_fs_pool *pool;
+    read_job *batch; /* being filled by the walker */
     rb_fs_arena worker_arena[4];
     char *worker_buf[4];
     rb_fs_failure fail;
@@ -52,12 +65,6 @@ typedef struct snap {
     uint64_t sockets;
     size_t walked;
 } snap;
-
-typedef struct read_job {
-    rb_fs_dirref *dir;
-    rb_fs_entry *e;
-    const char *name;
-} read_job;
 
 /* Internal flag: the entry vanished while the snapshot ran; not stored. */
 #define F_GONE 0x80u
@@ -214,10 +221,10 @@ static int open_file(int dirfd, const char *name)
 }
 
 /* One attempt at a file: 0 done, 1 it changed while being read. */
-static int read_once(snap *s, unsigned worker, read_job *j, uint64_t *read_bytes)
+static int read_once(snap *s, unsigned worker, int dirfd, rb_fs_entry *e, const char *name,
+                     uint64_t *read_bytes)
 {
-    rb_fs_entry *e = j->e;
-    int fd = open_file(j->dir->fd, j->name);
+    int fd = open_file(dirfd, name);
     if (fd < 0) {
         if (errno == ENOENT) {
             e->flags |= F_GONE;
@@ -288,22 +295,46 @@ static void read_job_run(void *ctx, unsigned worker, void *arg)
 {
     snap *s = ctx;
     read_job *j = arg;
-    if (!atomic_load(&s->fail.failed)) {
+    for (unsigned i = 0; i < j->n && !atomic_load(&s->fail.failed); i++) {
+        rb_fs_entry *e = j->e[i];
         uint64_t read_bytes = 0;
         int rc = 1;
         for (int attempt = 0; attempt < READ_ATTEMPTS && rc == 1; attempt++)
-            rc = read_once(s, worker, j, &read_bytes);
+            rc = read_once(s, worker, j->dir->fd, e, j->name[i], &read_bytes);
         if (rc == 1)
             rb_fs_failure_set(&s->fail, RB_ECONFLICT, RB_ERRCLASS_FILESYSTEM,
                               "%s/%s changed while being read, %d times; stop what writes it "
                               "during the snapshot, or exclude it",
-                              root_path(s, j->e), j->e->path, READ_ATTEMPTS);
-        else if (rc == 0 && !(j->e->flags & F_GONE))
+                              root_path(s, e), e->path, READ_ATTEMPTS);
+        else if (rc == 0 && !(e->flags & F_GONE))
             atomic_fetch_add(&s->files_read, 1);
         atomic_fetch_add(&s->bytes_read, read_bytes);
     }
     rb_fs_dirref_put(j->dir);
     free(j);
+}
+
+static void submit_batch(snap *s)
+{
+    if (s->batch)
+        rb_fs_pool_submit(s->pool, s->batch);
+    s->batch = NULL;
+}
+
+static int queue_read(snap *s, rb_fs_dirref *dir, rb_fs_entry *e, const char *name)
+{
+    if (s->batch && (s->batch->dir != dir || s->batch->n == BATCH))
+        submit_batch(s);
+    if (!s->batch) {
+        s->batch = malloc(sizeof *s->batch);
+        if (!s->batch)
+            return -1;
+        s->batch->dir = rb_fs_dirref_get(dir);
+        s->batch->n = 0;
+    }
+    s->batch->e[s->batch->n] = e;
+    s->batch->name[s->batch->n++] = name;
+    return 0;
 }
 
 static inode_slot *inode_lookup(snap *s, uint64_t dev, uint64_t ino)
@@ -402,14 +433,7 @@ static int add_regular(snap *s, rb_fs_dirref *dir, const char *name, rb_fs_entry
             return 0;
         }
     }
-    read_job *j = malloc(sizeof *j);
-    if (!j)
-        return oom(s);
-    j->dir = rb_fs_dirref_get(dir);
-    j->e = e;
-    j->name = name;
-    rb_fs_pool_submit(s->pool, j);
-    return 0;
+    return queue_read(s, dir, e, name) ? oom(s) : 0;
 }
 
 /* Records `name` in `dir` (the root itself when rel is ""). */
@@ -694,6 +718,10 @@ int rb_fs_snapshot(rb_op *op)
     if (!rc) {
         for (unsigned i = 0; i < s->cfg.n_roots && !rc; i++)
             rc = walk_root(s, i);
+        /* After a walk error the queued reads are of no use: workers skip them. */
+        if (rc)
+            atomic_store(&s->fail.failed, 1);
+        submit_batch(s);
         rb_fs_pool_finish(s->pool);
         for (unsigned i = 0; i < 4; i++)
             rb_fs_arena_merge(&s->ix.arena, &s->worker_arena[i]);

@@ -1,5 +1,7 @@
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "git_backend.h"
 #include "git_head.h"
@@ -23,20 +25,53 @@ static void on_progress(const char *path, size_t done, size_t total, void *paylo
  * tree and the index, and between the index and the target. Everything
  * else is already as recorded, so the checkout is limited to these paths
  * and its cost follows the size of the change. */
-static int changed_paths(git_repository *repo, git_index *index, const rb_git_options *opt,
-                         const git_oid *target, rb_git_paths *paths)
+static int changed_paths(git_repository *repo, git_index *index, const git_oid *target,
+                         const rb_git_scan *scan, rb_git_paths *paths)
 {
     git_oid current;
-    rb_git_scan scan;
     int err = git_index_write_tree(&current, index);
-    if (!err)
-        err = rb_git_scan_workdir(repo, index, opt->include_untracked, opt->include_ignored, &scan);
-    if (err < 0)
-        return err;
-    for (size_t i = 0; !err && i < scan.count; i++)
-        err = rb_git_paths_add(paths, scan.items[i].path);
-    rb_git_scan_free(&scan);
+    for (size_t i = 0; !err && i < scan->count; i++)
+        err = rb_git_paths_add(paths, scan->items[i].path);
     return err < 0 ? err : rb_git_tree_diff_paths(repo, &current, target, paths);
+}
+
+static void remove_empty_parents(const char *workdir, char *full)
+{
+    size_t root = strlen(workdir);
+    char *slash;
+    while ((slash = strrchr(full, '/')) && (size_t)(slash - full) >= root) {
+        *slash = '\0';
+        if (strlen(full) < root || rmdir(full) < 0)
+            break;
+    }
+}
+
+/* Untracked (and with include_ignored, ignored) files that the snapshot
+ * does not have are removed here, not by the checkout: libgit2 would leave
+ * an untracked symbolic link where the target needs a directory. */
+static int remove_unrecorded(git_repository *repo, git_tree *target, const rb_git_scan *scan)
+{
+    const char *workdir = git_repository_workdir(repo);
+    char full[4096];
+    for (size_t i = 0; i < scan->count; i++) {
+        const rb_git_change *c = &scan->items[i];
+        if (c->kind != RB_GIT_UNTRACKED && c->kind != RB_GIT_IGNORED)
+            continue;
+        git_tree_entry *e = NULL;
+        int in_target = git_tree_entry_bypath(&e, target, c->path) == 0 &&
+                        git_tree_entry_type(e) != GIT_OBJECT_TREE;
+        git_tree_entry_free(e);
+        git_error_clear();
+        if (in_target)
+            continue;
+        if ((size_t)snprintf(full, sizeof full, "%s%s", workdir, c->path) >= sizeof full)
+            continue;
+        if (unlink(full) < 0 && errno != ENOENT)
+            return rb_git_host->error_set(RB_EIO, RB_ERRCLASS_GIT, "cannot remove %s: %s", full,
+                                          strerror(errno));
+        remove_empty_parents(workdir, full);
+    }
+    return 0;
 }
 
 /* After the checkout, every path it looked at holds the target's content on
@@ -89,13 +124,10 @@ static int put_files_back(git_repository *repo, const rb_git_options *opt,
     git_tree *tree = NULL, *index_tree = NULL;
     git_index *index = NULL;
     rb_git_paths paths = {NULL, 0, 0};
+    rb_git_scan scan = {NULL, 0, 0, 0};
     git_checkout_options co;
     git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
     co.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_DONT_WRITE_INDEX;
-    if (opt->include_untracked)
-        co.checkout_strategy |= GIT_CHECKOUT_REMOVE_UNTRACKED;
-    if (opt->include_ignored)
-        co.checkout_strategy |= GIT_CHECKOUT_REMOVE_IGNORED;
     co.progress_cb = on_progress;
     co.progress_payload = prog;
     int err = git_tree_lookup(&tree, repo, target);
@@ -106,8 +138,17 @@ static int put_files_back(git_repository *repo, const rb_git_options *opt,
     if (!err)
         err = git_index_read(index, 0);
     int conflicted = !err && git_index_has_conflicts(index);
-    if (!err && !conflicted) {
-        err = changed_paths(repo, index, opt, target, &paths);
+    if (!err && conflicted) {
+        if (opt->include_untracked)
+            co.checkout_strategy |= GIT_CHECKOUT_REMOVE_UNTRACKED;
+        if (opt->include_ignored)
+            co.checkout_strategy |= GIT_CHECKOUT_REMOVE_IGNORED;
+    } else if (!err) {
+        err = rb_git_scan_workdir(repo, index, opt->include_untracked, opt->include_ignored, &scan);
+        if (!err)
+            err = changed_paths(repo, index, target, &scan, &paths);
+        if (!err)
+            err = remove_unrecorded(repo, tree, &scan);
         co.paths.strings = paths.items;
         co.paths.count = paths.count;
         co.checkout_strategy |= GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH;
@@ -122,6 +163,7 @@ static int put_files_back(git_repository *repo, const rb_git_options *opt,
         err = set_index_entry(index, tree, index_tree, paths.items[i]);
     if (!err)
         err = git_index_write(index);
+    rb_git_scan_free(&scan);
     rb_git_paths_free(&paths);
     git_index_free(index);
     git_tree_free(index_tree);

@@ -51,10 +51,15 @@ static int stat_differs(const scan_ctx *c, const git_index_entry *e, const struc
         st->st_uid != e->uid || st->st_gid != e->gid)
         return 1;
     if ((uint32_t)st->st_mtim.tv_sec != (uint32_t)e->mtime.seconds ||
-        (uint32_t)st->st_mtim.tv_nsec != e->mtime.nanoseconds ||
-        (uint32_t)st->st_ctim.tv_sec != (uint32_t)e->ctime.seconds ||
-        (uint32_t)st->st_ctim.tv_nsec != e->ctime.nanoseconds)
+        (uint32_t)st->st_ctim.tv_sec != (uint32_t)e->ctime.seconds)
         return 1;
+    /* A git built without nanosecond support writes zeros there. */
+    if ((e->mtime.nanoseconds || e->ctime.nanoseconds) &&
+        ((uint32_t)st->st_mtim.tv_nsec != e->mtime.nanoseconds ||
+         (uint32_t)st->st_ctim.tv_nsec != e->ctime.nanoseconds))
+        return 1;
+    if (!e->mtime.nanoseconds)
+        return e->mtime.seconds >= c->index_mtime.tv_sec;
     return !time_before(e->mtime.seconds, e->mtime.nanoseconds, &c->index_mtime);
 }
 

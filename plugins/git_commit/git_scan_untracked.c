@@ -1,7 +1,9 @@
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "git_scan_internal.h"
 
@@ -66,12 +68,25 @@ static unsigned char type_of(const char *full, unsigned char d_type)
                                  : DT_UNKNOWN;
 }
 
+/* A directory of the working tree, never one a symbolic link points to:
+ * what lies behind a link is not part of the checkout. */
+static DIR *open_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    DIR *d = fdopendir(fd);
+    if (!d)
+        close(fd);
+    return d;
+}
+
 static int read_one_dir(const scan_ctx *c, const char *dir, scan_found_list *out)
 {
     char full[4096], rel[4096];
     if ((size_t)snprintf(full, sizeof full, "%s%s", c->workdir, dir) >= sizeof full)
         return 0;
-    DIR *d = opendir(full);
+    DIR *d = open_dir(full);
     if (!d)
         return 0;
     int err = 0;
@@ -151,7 +166,7 @@ static int add_dir(const scan_ctx *c, const char *rel, int inside_ignored, rb_gi
     int ignored = inside_ignored || is_ignored(c, child);
     if (ignored && !c->ignored)
         return 0;
-    DIR *d = opendir(full);
+    DIR *d = open_dir(full);
     if (!d)
         return 0;
     /* Sorted, so that the same tree always comes out the same way. */

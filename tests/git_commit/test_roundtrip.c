@@ -376,3 +376,23 @@ Test(git_roundtrip, nested_repository_is_neither_saved_nor_removed)
     free(cfg);
     free(repo);
 }
+
+static void directory_replaced_by_symlink(const char *repo)
+{
+    gf_sh(repo, "rm -rf d && ln -s ../elsewhere d");
+}
+
+Test(git_roundtrip, directory_replaced_by_a_symlink)
+{
+    char *repo = gf_repo("repo");
+    gf_commit(repo, "d/f", "tracked\n", "d");
+    gf_write(gf_root, "elsewhere/outside.txt", "not part of the checkout\n");
+    roundtrip(repo, NULL, directory_replaced_by_symlink);
+    char *outside = rbt_fmt("%s/elsewhere/outside.txt", gf_root);
+    char *content = rbt_slurp(outside);
+    cr_assert_str_eq(content, "not part of the checkout\n",
+                     "what the link pointed to is untouched");
+    free(content);
+    free(outside);
+    free(repo);
+}

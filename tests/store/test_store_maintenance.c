@@ -331,7 +331,7 @@ Test(store_maintenance, gc_drops_dead_records_from_a_mostly_live_pack)
     free(l);
 }
 
-Test(store_maintenance, more_packs_than_the_process_may_open)
+Test(store_maintenance, more_packs_than_the_process_may_open_and_gc_merges_them)
 {
     /* Every snapshot below writes its own pack; the process may hold far
      * fewer descriptors than that. */
@@ -347,6 +347,19 @@ Test(store_maintenance, more_packs_than_the_process_may_open)
         sf_snapshot(&f, name, i, bufs, &len, 1, &ids[i]);
     }
     rb_store *s2;
+    cr_assert_eq(rb_store_open(&s2, f.dir, 0), 0);
+    expect_clean(s2);
+    for (int i = 0; i < 200; i++) {
+        char data[64];
+        snprintf(data, sizeof data, "blob number %d", i);
+        sf_expect_blob(s2, ids[i], data, strlen(data));
+    }
+    /* gc merges the small packs: one pack, everything still there. */
+    uint64_t freed;
+    cr_assert_eq(rb_store_gc(s2, &freed, NULL), 0, "%s", sf_msg());
+    cr_assert_eq(freed, 0);
+    free(only_pack());
+    rb_store_close(s2);
     cr_assert_eq(rb_store_open(&s2, f.dir, 0), 0);
     expect_clean(s2);
     for (int i = 0; i < 200; i++) {

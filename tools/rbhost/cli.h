@@ -14,7 +14,7 @@ enum {
     RB_EXIT_USAGE = 2,
     RB_EXIT_INVALID = 3,  /* bad JSON, unknown type or key, bad id, exists */
     RB_EXIT_NOTFOUND = 4, /* snapshot, backend or file missing */
-    RB_EXIT_LOCKED = 5,
+    RB_EXIT_LOCKED = 5,   /* the store's lock, or a target's own (the message names the holder) */
     RB_EXIT_FAILED = 6,   /* the operation failed */
     RB_EXIT_CORRUPT = 7,  /* the store failed an integrity check */
     RB_EXIT_INTERRUPTED = 8,

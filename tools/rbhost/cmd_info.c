@@ -118,11 +118,9 @@ static void print_backend(const cJSON *p, int keys)
     {
         const cJSON *def = cJSON_GetObjectItemCaseSensitive(k, "default");
         char *dt = def ? cJSON_PrintUnformatted(def) : NULL;
-        printf("      %-20s %-12s %s%s%s%s\n", s(k, "name"), s(k, "type"),
+        printf("      %-20s %-12s %s%s%s%s%s\n", s(k, "name"), s(k, "type"),
                cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(k, "required")) ? "(required) " : "",
-               s(k, "description"), dt ? " [default " : "", dt ? dt : "");
-        if (dt)
-            printf("]");
+               s(k, "description"), dt ? " [default " : "", dt ? dt : "", dt ? "]" : "");
         cJSON_free(dt);
     }
 }
