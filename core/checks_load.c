@@ -18,7 +18,7 @@ static void load(void)
         snprintf(load_error, sizeof load_error, "cannot locate %s", RB_CHECKS_MODULE_FILE);
         return;
     }
-    void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (!dl) {
         snprintf(load_error, sizeof load_error, "cannot load %s: %s", path, dlerror());
         return;

@@ -29,6 +29,41 @@ static int cmp_id(const void *a, const void *b)
     return memcmp(a, b, 32);
 }
 
+/* Ids are uniformly random: one counting pass on their first two bytes
+ * leaves buckets of one or two, so a re-snapshot of 68k files sorts its
+ * refs in a few milliseconds instead of qsort's tens. */
+static int sort_ids(uint8_t *ids, size_t n)
+{
+    if (n < 4096) {
+        qsort(ids, n, 32, cmp_id);
+        return 0;
+    }
+    size_t *start = calloc(65537, sizeof *start);
+    uint8_t *tmp = malloc(n * 32);
+    if (!start || !tmp) {
+        free(start);
+        free(tmp);
+        return rb_store_nomem();
+    }
+    for (size_t i = 0; i < n; i++)
+        start[(ids[32 * i] << 8 | ids[32 * i + 1]) + 1]++;
+    for (size_t b = 1; b <= 65536; b++)
+        start[b] += start[b - 1];
+    for (size_t i = 0; i < n; i++) {
+        size_t b = (size_t)(ids[32 * i] << 8 | ids[32 * i + 1]);
+        memcpy(tmp + 32 * start[b]++, ids + 32 * i, 32);
+    }
+    /* start[b] is now the end of bucket b, which begins where b-1 ends. */
+    for (size_t b = 0, from = 0; b < 65536; from = start[b++]) {
+        if (start[b] - from > 1)
+            qsort(tmp + 32 * from, start[b] - from, 32, cmp_id);
+    }
+    memcpy(ids, tmp, n * 32);
+    free(tmp);
+    free(start);
+    return 0;
+}
+
 /* The refs blob: the sorted raw ids of every blob the snapshot uses, so
  * check and gc know what each snapshot needs without asking its backend. */
 static int collect_refs(rb_store_txn *t, uint8_t **out, size_t *n_out, commit_stats *st)
@@ -70,7 +105,11 @@ static int collect_refs(rb_store_txn *t, uint8_t **out, size_t *n_out, commit_st
     }
     pthread_rwlock_unlock(&s->index_lock);
     free(unknown);
-    qsort(ids, n, 32, cmp_id);
+    int rc = sort_ids(ids, n);
+    if (rc < 0) {
+        free(ids);
+        return rc;
+    }
     st->blobs = n;
     *out = ids;
     *n_out = n;

@@ -1,3 +1,4 @@
+#include "store_archive.h"
 #include "store_internal.h"
 
 #include <archive.h>
@@ -109,7 +110,7 @@ static int export_set(rb_store *s, const cJSON *doc, rb_idtab *out)
     return rc;
 }
 
-int rb_store_export(rb_store *store, const char *id, const char *archive_path)
+int rb_store_archive_export(rb_store *store, const char *id, const char *archive_path)
 {
     cJSON *doc;
     int rc = rb_store_snapshot_read(store, id, &doc);
@@ -160,4 +161,13 @@ int rb_store_export(rb_store *store, const char *id, const char *archive_path)
     free(text);
     rb_idtab_free(&set);
     return rc;
+}
+
+static const rb_store_archive_module archive_module = {
+    RB_STORE_ARCHIVE_VERSION, rb_store_archive_export, rb_store_archive_import};
+
+RB_EXPORT const rb_store_archive_module *rb_store_archive_entry(void);
+RB_EXPORT const rb_store_archive_module *rb_store_archive_entry(void)
+{
+    return &archive_module;
 }

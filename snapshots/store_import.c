@@ -1,3 +1,4 @@
+#include "store_archive.h"
 #include "store_internal.h"
 
 #include <archive.h>
@@ -186,7 +187,7 @@ static int read_entries(importer *im)
     }
 }
 
-int rb_store_import(rb_store *store, const char *archive_path, char **id_out)
+int rb_store_archive_import(rb_store *store, const char *archive_path, char **id_out)
 {
     if (id_out)
         *id_out = NULL;

@@ -123,39 +123,55 @@ int rb_store_pack_open(rb_store *s, uint32_t no, int *fd_out, bool *owned)
     return rc;
 }
 
-int rb_store_index_read(const char *path, rb_blob_loc **entries, size_t *n)
+/* Reads and checks an index file; *buf holds the raw entries. */
+static int read_raw(const char *path, char **buf, size_t *count_out)
 {
-    char *buf;
     size_t len;
-    *entries = NULL;
-    *n = 0;
-    int rc = rb_fs_read_all(path, &buf, &len);
+    int rc = rb_fs_read_all(path, buf, &len);
     if (rc < 0)
         return rc;
-    const uint8_t *p = (const uint8_t *)buf;
+    const uint8_t *p = (const uint8_t *)*buf;
     uint8_t sum[32];
     uint64_t count = len >= IDX_HEAD ? get64(p + 8) : 0;
     if (len < IDX_HEAD + 32 || memcmp(p, IDX_MAGIC, 8) != 0 ||
         count != (len - IDX_HEAD - 32) / IDX_ENTRY || len != IDX_HEAD + 32 + count * IDX_ENTRY ||
         rb_store_sha256(p, len - 32, sum) < 0 || memcmp(sum, p + len - 32, 32) != 0) {
-        free(buf);
+        free(*buf);
+        *buf = NULL;
         return rb_error_set(RB_ECORRUPT, RB_ERRCLASS_STORE,
                             "index file %s is damaged: run 'rbhost check'", path);
     }
+    *count_out = count;
+    return 0;
+}
+
+static void decode(const char *buf, size_t i, rb_blob_loc *e)
+{
+    const uint8_t *q = (const uint8_t *)buf + IDX_HEAD + i * IDX_ENTRY;
+    memcpy(e->id, q, 32);
+    e->offset = get64(q + 32);
+    e->orig_len = get64(q + 40);
+    e->stored_len = get32(q + 48);
+    e->flags = get32(q + 52);
+    e->used = 1;
+}
+
+int rb_store_index_read(const char *path, rb_blob_loc **entries, size_t *n)
+{
+    char *buf;
+    size_t count;
+    *entries = NULL;
+    *n = 0;
+    int rc = read_raw(path, &buf, &count);
+    if (rc < 0)
+        return rc;
     rb_blob_loc *e = calloc(count ? count : 1, sizeof *e);
     if (!e) {
         free(buf);
         return rb_store_nomem();
     }
-    for (uint64_t i = 0; i < count; i++) {
-        const uint8_t *q = p + IDX_HEAD + i * IDX_ENTRY;
-        memcpy(e[i].id, q, 32);
-        e[i].offset = get64(q + 32);
-        e[i].orig_len = get64(q + 40);
-        e[i].stored_len = get32(q + 48);
-        e[i].flags = get32(q + 52);
-        e[i].used = 1;
-    }
+    for (size_t i = 0; i < count; i++)
+        decode(buf, i, &e[i]);
     free(buf);
     *entries = e;
     *n = count;
@@ -222,9 +238,9 @@ static int load_one(rb_store *s, const char *file)
     char *path = rb_fs_join(s->packs_dir, file);
     if (!path)
         return rb_store_nomem();
-    rb_blob_loc *entries;
+    char *buf;
     size_t n;
-    int rc = rb_store_index_read(path, &entries, &n);
+    int rc = read_raw(path, &buf, &n);
     free(path);
     if (rc == RB_ECORRUPT || rc == RB_ENOTFOUND) {
         /* A damaged index makes its blobs missing; check reports it, the
@@ -241,16 +257,18 @@ static int load_one(rb_store *s, const char *file)
     if (rc == 0 && rb_idtab_reserve(&s->index, s->index.count + n) < 0)
         rc = rb_store_nomem();
     for (size_t i = 0; rc == 0 && i < n; i++) {
+        rb_blob_loc loc;
+        decode(buf, i, &loc);
         bool fresh;
-        rb_blob_loc *e = rb_idtab_insert(&s->index, entries[i].id, &fresh);
+        rb_blob_loc *e = rb_idtab_insert(&s->index, loc.id, &fresh);
         if (!e) {
             rc = rb_store_nomem();
         } else if (fresh) {
-            *e = entries[i];
+            *e = loc;
             e->pack = no;
         }
     }
-    free(entries);
+    free(buf);
     return rc == 0 ? rb_store_index_note_file(s, file) : rc;
 }
 

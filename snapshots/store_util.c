@@ -26,28 +26,26 @@ void rb_store_hex(const uint8_t id[32], char out[RB_BLOB_ID_SIZE])
     out[RB_BLOB_ID_LEN] = '\0';
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
+/* A digit's value + 1; 0 for anything but a lowercase hex digit. */
+static const int8_t hexval[256] = {
+    ['0'] = 1, ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,  ['7'] = 8,
+    ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+};
 
 int rb_store_unhex(const char *hex, uint8_t id[32])
 {
-    if (!hex || strlen(hex) != RB_BLOB_ID_LEN)
+    bool ok = hex != NULL;
+    for (int i = 0; ok && i < 32; i++) {
+        int hi = hexval[(unsigned char)hex[2 * i]] - 1;
+        int lo = hi < 0 ? -1 : hexval[(unsigned char)hex[2 * i + 1]] - 1;
+        ok = hi >= 0 && lo >= 0;
+        if (ok)
+            id[i] = (uint8_t)(hi << 4 | lo);
+    }
+    if (!ok || hex[RB_BLOB_ID_LEN] != '\0')
         return rb_error_set(RB_EINVAL, RB_ERRCLASS_INVALID,
                             "invalid blob id '%s': expected 64 lowercase hex digits",
                             hex ? hex : "(null)");
-    for (int i = 0; i < 32; i++) {
-        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return rb_error_set(RB_EINVAL, RB_ERRCLASS_INVALID,
-                                "invalid blob id '%s': expected 64 lowercase hex digits", hex);
-        id[i] = (uint8_t)(hi << 4 | lo);
-    }
     return 0;
 }
 

@@ -19,7 +19,8 @@ typedef struct rb_error_info {
 /* Sets this thread's error; returns `code` for `return rb_error_set(...)`. */
 RB_UTIL_API int rb_error_set(int code, rb_error_class klass, const char *fmt, ...) RB_PRINTF(3, 4);
 /* Same, from a va_list. */
-RB_UTIL_API int rb_error_vset(int code, rb_error_class klass, const char *fmt, __builtin_va_list ap);
+RB_UTIL_API int rb_error_vset(int code, rb_error_class klass, const char *fmt, __builtin_va_list ap)
+    RB_PRINTF(3, 0);
 /* Sets RB_ERRCLASS_OS with ": <strerror(errno)>" appended; the code is
  * derived from errno (ENOENT: RB_ENOTFOUND, EACCES: RB_EPERM, ENOSPC: RB_ENOSPC...). */
 RB_UTIL_API int rb_error_os(const char *fmt, ...) RB_PRINTF(1, 2);

@@ -79,7 +79,8 @@ int rb_fs_write_atomic(const char *path, const void *data, size_t len, mode_t mo
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd < 0)
         return rb_error_os("cannot create %s", tmp);
-    if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+    /* The mode asked for, whatever the umask. */
+    if (fchmod(fd, mode) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {
         int rc = rb_error_os("cannot write %s", path);
         close(fd);
         unlink(tmp);

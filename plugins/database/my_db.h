@@ -107,6 +107,8 @@ typedef enum my_kind {
     MY_FUNCTION = 3,
 } my_kind;
 
+#define MY_MAX_PARTS 2
+
 typedef struct my_table {
     char *name;
     char *create;           /* SHOW CREATE TABLE, AUTO_INCREMENT option included */
@@ -115,8 +117,11 @@ typedef struct my_table {
     char *load_list;        /* the LOAD DATA column list and SET clause */
     int64_t auto_increment; /* -1: none */
     int64_t rows;
-    int64_t checksum;           /* -1: NULL (a table engine without checksums) */
-    char blob[RB_BLOB_ID_SIZE]; /* dump: its rows; "" otherwise */
+    int64_t checksum; /* -1: NULL (a table engine without checksums) */
+    /* dump: its rows, one blob per part; a large table with an integer
+     * primary key is read (and loaded) in key ranges, one per connection */
+    char blobs[MY_MAX_PARTS][RB_BLOB_ID_SIZE];
+    int nparts;
 } my_table;
 
 typedef struct my_object {
@@ -224,11 +229,11 @@ int my_clone_restore(my_target *t, MYSQL *c, const rb_node *meta, rb_node *resul
 int my_dump_snapshot(my_target *t, MYSQL *c, my_catalog *cat, rb_node *meta);
 int my_dump_restore(my_target *t, MYSQL *c, const rb_node *meta, rb_node *result);
 /* Rows of one table as LOAD DATA's default text format (tab-separated,
- * backslash escapes, \N for NULL), read from schema `schema`, given to
- * `sink`. Counts the rows. */
+ * backslash escapes, \N for NULL), read from schema `schema` (only those
+ * matching `where`, unless NULL), given to `sink`. Counts the rows. */
 typedef int (*my_sink_fn)(void *ctx, const void *data, size_t len);
-int my_rows_stream(my_target *t, MYSQL *c, const char *schema, const my_table *tb, my_sink_fn sink,
-                   void *ctx, int64_t *rows);
+int my_rows_stream(my_target *t, MYSQL *c, const char *schema, const my_table *tb,
+                   const char *where, my_sink_fn sink, void *ctx, int64_t *rows);
 /* backup_file: a SQL script the mysql client reads, written crash-safely. */
 int my_sqlfile_write(my_target *t, MYSQL *c, const my_catalog *cat, const char *method,
                      const char *clone_schema, const char *path);

@@ -9,12 +9,19 @@
 
 #include "my_db.h"
 
-#define LOAD_WORKERS 2
+#define LOAD_WORKERS MY_MAX_PARTS
+
+typedef struct load_part {
+    size_t table;
+    int part;
+} load_part;
 
 typedef struct load_job {
     const my_catalog *cat;
     const char *shadow;
-    size_t *order;
+    load_part *parts;
+    size_t nparts;
+    int *parts_left; /* per table: parts not loaded yet */
     size_t next;
     int failed;
     pthread_mutex_t mu;
@@ -93,15 +100,16 @@ static int check_warnings(my_target *t, MYSQL *c, const my_table *tb)
     return rc;
 }
 
-static int load_table(load_worker *w, const my_table *tb)
+static int load_part_run(load_worker *w, const load_part *lp)
 {
     my_target *t = &w->t;
-    w->blob = tb->blob;
-    /* One transaction per table into an empty table, with unique and
-     * foreign-key checks off: InnoDB's bulk path for the clustered index. */
+    const my_table *tb = &w->job->cat->tables[lp->table];
+    w->blob = tb->blobs[lp->part];
+    /* One transaction per part, with unique and foreign-key checks off:
+     * InnoDB's bulk path when the table is still empty. */
     int rc = my_exec(t, w->c, "starting a load", "START TRANSACTION");
     my_buf q = {0};
-    my_buf_printf(&q, "LOAD DATA LOCAL INFILE '%s' INTO TABLE ", tb->blob);
+    my_buf_printf(&q, "LOAD DATA LOCAL INFILE '%s' INTO TABLE ", w->blob);
     my_buf_qname(&q, w->job->shadow, tb->name);
     my_buf_printf(&q, " CHARACTER SET binary %s", tb->load_list);
     char what[160];
@@ -115,7 +123,11 @@ static int load_table(load_worker *w, const my_table *tb)
         rc = my_exec(t, w->c, what, "COMMIT");
     else
         mysql_query(w->c, "ROLLBACK");
-    if (!rc)
+    /* Whoever loads a table's last part builds its indexes. */
+    pthread_mutex_lock(&w->job->mu);
+    int last = !rc && --w->job->parts_left[lp->table] == 0;
+    pthread_mutex_unlock(&w->job->mu);
+    if (last)
         rc = my_add_keys(t, w->c, w->job->shadow, tb);
     return rc;
 }
@@ -126,44 +138,66 @@ static void *load_thread(void *arg)
     load_job *job = w->job;
     for (;;) {
         pthread_mutex_lock(&job->mu);
-        size_t i = job->failed ? job->cat->ntables : job->next++;
+        size_t i = job->failed ? job->nparts : job->next++;
         pthread_mutex_unlock(&job->mu);
-        if (i >= job->cat->ntables)
+        if (i >= job->nparts)
             break;
         if (w->t.host->cancelled(w->t.op))
             w->rc = my_error(&w->t, RB_ECANCELED, RB_ERRCLASS_DATABASE, "cancelled");
         else
-            w->rc = load_table(w, &job->cat->tables[job->order[i]]);
+            w->rc = load_part_run(w, &job->parts[i]);
         if (w->rc) {
             pthread_mutex_lock(&job->mu);
             job->failed = 1;
             pthread_mutex_unlock(&job->mu);
             break;
         }
-        w->t.host->progress(w->t.op, i + 1, job->cat->ntables, "tables");
+        w->t.host->progress(w->t.op, i + 1, job->nparts, "parts");
     }
     return NULL;
 }
 
 static int load_all(my_target *t, const my_catalog *cat, const char *shadow)
 {
-    load_job job = {cat, shadow, calloc(cat->ntables + 1, sizeof(size_t)),
-                    0,   0,      PTHREAD_MUTEX_INITIALIZER};
-    if (!job.order)
-        return my_error(t, RB_ENOMEM, RB_ERRCLASS_NOMEMORY, "out of memory");
-    /* Most rows first, so the two connections finish close together. */
+    size_t total = 0;
     for (size_t i = 0; i < cat->ntables; i++)
-        job.order[i] = i;
+        total += (size_t)cat->tables[i].nparts;
+    load_job job = {cat,
+                    shadow,
+                    calloc(total + 1, sizeof(load_part)),
+                    total,
+                    calloc(cat->ntables + 1, sizeof(int)),
+                    0,
+                    0,
+                    PTHREAD_MUTEX_INITIALIZER};
+    size_t *order = calloc(cat->ntables + 1, sizeof *order);
+    if (!job.parts || !job.parts_left || !order) {
+        free(job.parts);
+        free(job.parts_left);
+        free(order);
+        return my_error(t, RB_ENOMEM, RB_ERRCLASS_NOMEMORY, "out of memory");
+    }
+    /* Most rows first, a table's parts next to each other, so the two
+     * connections share the largest table and finish close together. */
+    for (size_t i = 0; i < cat->ntables; i++)
+        order[i] = i;
     for (size_t i = 1; i < cat->ntables; i++)
-        for (size_t j = i;
-             j > 0 && cat->tables[job.order[j]].rows > cat->tables[job.order[j - 1]].rows; j--) {
-            size_t tmp = job.order[j];
-            job.order[j] = job.order[j - 1];
-            job.order[j - 1] = tmp;
+        for (size_t j = i; j > 0 && cat->tables[order[j]].rows > cat->tables[order[j - 1]].rows;
+             j--) {
+            size_t tmp = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = tmp;
         }
+    size_t n_parts = 0;
+    for (size_t i = 0; i < cat->ntables; i++) {
+        job.parts_left[order[i]] = cat->tables[order[i]].nparts;
+        for (int p = 0; p < cat->tables[order[i]].nparts; p++)
+            job.parts[n_parts++] = (load_part){order[i], p};
+    }
+    free(order);
     load_worker w[LOAD_WORKERS];
     memset(w, 0, sizeof w);
-    int n = cat->ntables < LOAD_WORKERS ? (int)cat->ntables : LOAD_WORKERS;
+    int n = job.nparts < LOAD_WORKERS ? (int)job.nparts : LOAD_WORKERS;
     int rc = 0;
     for (int i = 0; !rc && i < n; i++) {
         w[i].job = &job;
@@ -195,7 +229,8 @@ static int load_all(my_target *t, const my_catalog *cat, const char *shadow)
     for (int i = 0; i < n; i++)
         if (w[i].c)
             mysql_close(w[i].c);
-    free(job.order);
+    free(job.parts);
+    free(job.parts_left);
     pthread_mutex_destroy(&job.mu);
     return rc;
 }
@@ -208,7 +243,7 @@ int my_dump_restore(my_target *t, MYSQL *c, const rb_node *meta, rb_node *result
     if (rc)
         return rc;
     for (size_t i = 0; !rc && i < snap.ntables; i++)
-        if (!snap.tables[i].blob[0] || !snap.tables[i].load_list)
+        if (!snap.tables[i].nparts || !snap.tables[i].load_list)
             rc = my_error(t, RB_ECORRUPT, RB_ERRCLASS_STORE,
                           "snapshot %s records no rows for table %s", h->op_snapshot_id(t->op),
                           snap.tables[i].name);

@@ -32,9 +32,16 @@ int my_catalog_save(const rb_host_api *host, const my_catalog *cat, rb_node *met
             put(host, o, "columns", tb->columns) || put(host, o, "load_list", tb->load_list) ||
             !host->node_add_int(o, "auto_increment", tb->auto_increment) ||
             !host->node_add_int(o, "rows", tb->rows) ||
-            !host->node_add_int(o, "checksum", tb->checksum) ||
-            (tb->blob[0] && put(host, o, "blob", tb->blob)))
+            !host->node_add_int(o, "checksum", tb->checksum))
             return oom(host);
+        if (tb->nparts) {
+            rb_node *blobs = host->node_add_array(o, "blobs");
+            for (int p = 0; blobs && p < tb->nparts; p++)
+                if (!host->node_add_string(blobs, NULL, tb->blobs[p]))
+                    blobs = NULL;
+            if (!blobs)
+                return oom(host);
+        }
     }
     for (size_t i = 0; i < cat->nobjects; i++) {
         const my_object *ob = &cat->objects[i];
@@ -90,9 +97,17 @@ int my_catalog_load(my_target *t, const rb_node *meta, my_catalog *cat)
         tb->auto_increment = host->node_int(host->node_get(o, "auto_increment"));
         tb->rows = host->node_int(host->node_get(o, "rows"));
         tb->checksum = host->node_int(host->node_get(o, "checksum"));
-        const char *blob = host->node_string(host->node_get(o, "blob"));
-        if (blob && strlen(blob) == RB_BLOB_ID_LEN)
-            memcpy(tb->blob, blob, RB_BLOB_ID_SIZE);
+        const rb_node *blobs = host->node_get(o, "blobs");
+        size_t nb = host->node_count(blobs);
+        for (size_t p = 0; p < nb && p < MY_MAX_PARTS; p++) {
+            const char *id = host->node_string(host->node_at(blobs, p));
+            if (!id || strlen(id) != RB_BLOB_ID_LEN)
+                corrupt = 1;
+            else
+                memcpy(tb->blobs[tb->nparts++], id, RB_BLOB_ID_SIZE);
+        }
+        if (nb > MY_MAX_PARTS)
+            corrupt = 1;
         if (!tb->name || !tb->create)
             corrupt = 1;
     }

@@ -67,12 +67,14 @@ static void put_field(outbuf *o, const char *s, size_t n)
     put(o, s + run, n - run);
 }
 
-static int stream(my_target *t, MYSQL *c, const char *schema, const my_table *tb, outbuf *ob,
-                  int64_t *rows)
+static int stream(my_target *t, MYSQL *c, const char *schema, const my_table *tb, const char *where,
+                  outbuf *ob, int64_t *rows)
 {
     my_buf q = {0};
     my_buf_printf(&q, "SELECT %s FROM ", tb->select_list);
     my_buf_qname(&q, schema, tb->name);
+    if (where)
+        my_buf_printf(&q, " WHERE %s", where);
     char what[160];
     snprintf(what, sizeof what, "reading table %s.%.64s", schema, tb->name);
     if (!my_buf_str(&q)) {
@@ -111,8 +113,8 @@ static int stream(my_target *t, MYSQL *c, const char *schema, const my_table *tb
     return rc ? rc : ob->rc;
 }
 
-int my_rows_stream(my_target *t, MYSQL *c, const char *schema, const my_table *tb, my_sink_fn sink,
-                   void *ctx, int64_t *rows)
+int my_rows_stream(my_target *t, MYSQL *c, const char *schema, const my_table *tb,
+                   const char *where, my_sink_fn sink, void *ctx, int64_t *rows)
 {
     *rows = 0;
     outbuf *ob = malloc(sizeof *ob);
@@ -122,7 +124,7 @@ int my_rows_stream(my_target *t, MYSQL *c, const char *schema, const my_table *t
     ob->sink = sink;
     ob->ctx = ctx;
     ob->rc = 0;
-    int rc = stream(t, c, schema, tb, ob, rows);
+    int rc = stream(t, c, schema, tb, where, ob, rows);
     free(ob);
     return rc;
 }

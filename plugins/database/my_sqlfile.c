@@ -149,21 +149,24 @@ static int table_rows(sql_out *o, MYSQL *c, const char *method, const char *sche
     const rb_host_api *h = t->host;
     if (!strcmp(method, "clone")) {
         int64_t rows;
-        return my_rows_stream(t, c, schema, o->tb, tsv_sink, o, &rows);
+        return my_rows_stream(t, c, schema, o->tb, NULL, tsv_sink, o, &rows);
     }
-    rb_blob_reader *r;
-    int rc = h->blob_reader_open(t->op, o->tb->blob, &r);
-    if (rc)
-        return my_error(t, rc, RB_ERRCLASS_STORE, "reading the rows of table %s back failed",
-                        o->tb->name);
+    int rc = 0;
     char buf[1 << 16];
-    int64_t n;
-    while (!rc && (n = h->blob_read(r, buf, sizeof buf)) > 0)
-        rc = tsv_sink(o, buf, (size_t)n);
-    h->blob_reader_close(r);
-    if (!rc && n < 0)
-        rc = my_error(t, (int)n, RB_ERRCLASS_STORE, "reading the rows of table %s back failed",
-                      o->tb->name);
+    for (int p = 0; !rc && p < o->tb->nparts; p++) {
+        rb_blob_reader *r;
+        rc = h->blob_reader_open(t->op, o->tb->blobs[p], &r);
+        if (rc)
+            return my_error(t, rc, RB_ERRCLASS_STORE, "reading the rows of table %s back failed",
+                            o->tb->name);
+        int64_t n;
+        while (!rc && (n = h->blob_read(r, buf, sizeof buf)) > 0)
+            rc = tsv_sink(o, buf, (size_t)n);
+        h->blob_reader_close(r);
+        if (!rc && n < 0)
+            rc = my_error(t, (int)n, RB_ERRCLASS_STORE, "reading the rows of table %s back failed",
+                          o->tb->name);
+    }
     return rc;
 }
 

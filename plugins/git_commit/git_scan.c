@@ -185,6 +185,12 @@ static int run_parallel(const scan_ctx *c, unsigned char *verdict, uint32_t *mod
     return failed ? GIT_ERROR : 0;
 }
 
+static int cmp_entry(const void *a, const void *b)
+{
+    return strcmp((*(const git_index_entry *const *)a)->path,
+                  (*(const git_index_entry *const *)b)->path);
+}
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -291,6 +297,10 @@ int rb_git_scan_workdir(git_repository *repo, git_index *index, int untracked, i
     int err = c.entries && verdict && modes ? 0 : GIT_ERROR;
     for (size_t i = 0; !err && i < n; i++)
         c.entries[c.nentries++] = git_index_get_byindex(index, i);
+    /* Lookups go by byte order; an index of a case-insensitive repository
+     * (core.ignorecase) is sorted another way. */
+    if (!err && (git_index_caps(index) & GIT_INDEX_CAPABILITY_IGNORE_CASE))
+        qsort(c.entries, c.nentries, sizeof *c.entries, cmp_entry);
     if (!err)
         err = collect_dirs(&c);
     if (!err)

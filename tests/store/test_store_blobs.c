@@ -249,3 +249,62 @@ Test(store_blobs, ref_of_an_unknown_blob_is_not_found)
     free(packs);
     cr_assert_eq(rb_store_blob_exists(f.store, id), 0);
 }
+
+Test(store_blobs, blobs_are_readable_before_their_snapshot_commits)
+{
+    rb_store_txn *txn;
+    cr_assert_eq(rb_store_txn_begin(f.store, &txn), 0);
+    char small[500], id[RB_BLOB_ID_SIZE];
+    sf_fill(small, sizeof small, 77);
+    cr_assert_eq(rb_store_put(txn, small, sizeof small, id), 0);
+    /* Still in the transaction's write buffer, not in the pack file. */
+    cr_assert_eq(rb_store_blob_exists(f.store, id), 1);
+    sf_expect_blob(f.store, id, small, sizeof small);
+    rb_store_txn_abort(txn);
+    cr_assert_eq(rb_store_blob_exists(f.store, id), 0);
+}
+
+typedef struct feeder {
+    int fd;
+    size_t len;
+} feeder;
+
+static void *feed(void *arg)
+{
+    feeder *fe = arg;
+    char *buf = malloc(fe->len);
+    sf_fill(buf, fe->len, 99);
+    size_t off = 0;
+    while (off < fe->len) {
+        ssize_t n = write(fe->fd, buf + off, fe->len - off);
+        if (n <= 0)
+            break;
+        off += (size_t)n;
+    }
+    close(fe->fd);
+    free(buf);
+    return NULL;
+}
+
+Test(store_blobs, put_fd_reads_a_pipe_to_its_end)
+{
+    const size_t lens[] = {1000, (9u << 20) + 5};
+    for (int k = 0; k < 2; k++) {
+        int p[2];
+        cr_assert_eq(pipe(p), 0);
+        feeder fe = {p[1], lens[k]};
+        pthread_t th;
+        pthread_create(&th, NULL, feed, &fe);
+        rb_store_txn *txn;
+        cr_assert_eq(rb_store_txn_begin(f.store, &txn), 0);
+        char id[RB_BLOB_ID_SIZE];
+        cr_assert_eq(rb_store_put_fd(txn, p[0], id), 0, "%s", sf_msg());
+        pthread_join(th, NULL);
+        close(p[0]);
+        char *expect = malloc(lens[k]);
+        sf_fill(expect, lens[k], 99);
+        sf_expect_blob(f.store, id, expect, lens[k]);
+        free(expect);
+        rb_store_txn_abort(txn);
+    }
+}

@@ -268,9 +268,37 @@ Test(store_snapshots, default_location)
 {
     char *loc = rb_store_default_location();
     cr_assert_not_null(loc);
-    if (geteuid() == 0)
-        cr_assert_str_eq(loc, "/var/lib/rbhost");
+    if (geteuid() != 0) {
+        free(loc);
+        cr_skip_test("the root and non-root defaults are checked when run as root");
+    }
+    cr_assert_str_eq(loc, "/var/lib/rbhost");
     free(loc);
+    /* The same as an ordinary user, with and without XDG_STATE_HOME. */
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        close(p[0]);
+        if (setuid(65534) < 0)
+            _exit(1);
+        setenv("HOME", "/home/someone", 1);
+        setenv("XDG_STATE_HOME", "/xdg/state", 1);
+        char *a = rb_store_default_location();
+        unsetenv("XDG_STATE_HOME");
+        char *b = rb_store_default_location();
+        dprintf(p[1], "%s\n%s\n", a ? a : "(null)", b ? b : "(null)");
+        _exit(0);
+    }
+    close(p[1]);
+    char out[256] = "";
+    ssize_t n = read(p[0], out, sizeof out - 1);
+    close(p[0]);
+    waitpid(pid, NULL, 0);
+    cr_assert_gt(n, 0);
+    out[n] = '\0';
+    cr_assert_str_eq(out, "/xdg/state/rbhost\n/home/someone/.local/state/rbhost\n");
 }
 
 Test(store_snapshots, an_open_handle_sees_what_another_process_commits)
@@ -308,4 +336,50 @@ Test(store_snapshots, an_open_handle_sees_what_another_process_commits)
     rb_store_close(probe);
     cr_assert_eq(rb_store_blob_exists(f.store, id), 1, "the new blob is not seen");
     sf_expect_blob(f.store, id, "from the other process", 22);
+}
+
+static int memcmp_32(const void *a, const void *b)
+{
+    return memcmp(a, b, 32);
+}
+
+Test(store_snapshots, refs_of_a_large_snapshot_are_sorted_and_complete)
+{
+    enum { N = 6000 };
+    rb_store_txn *txn;
+    cr_assert_eq(rb_store_txn_begin(f.store, &txn), 0);
+    for (int i = 0; i < N; i++) {
+        char data[32], id[RB_BLOB_ID_SIZE];
+        snprintf(data, sizeof data, "small blob %d", i);
+        cr_assert_eq(rb_store_put(txn, data, strlen(data), id), 0);
+    }
+    cJSON *doc = cJSON_CreateObject();
+    cr_assert_eq(rb_store_snapshot_commit(txn, "many", doc), 0, "%s", sf_msg());
+    const char *refs = cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "store"), "refs")->valuestring;
+    cr_assert_eq(rb_store_blob_size(f.store, refs), N * 32);
+    rb_store_reader *r;
+    cr_assert_eq(rb_store_reader_open(f.store, refs, &r), 0);
+    uint8_t *ids = malloc(N * 32);
+    size_t got = 0;
+    int64_t n;
+    while ((n = rb_store_reader_read(r, ids + got, N * 32 - got)) > 0)
+        got += (size_t)n;
+    cr_assert_eq(n, 0);
+    cr_assert_eq(got, N * 32);
+    rb_store_reader_close(r);
+    for (int i = 1; i < N; i++)
+        cr_assert_lt(memcmp(ids + 32 * (i - 1), ids + 32 * i, 32), 0, "refs out of order at %d", i);
+    for (int i = 0; i < N; i += 97) {
+        char data[32], id[RB_BLOB_ID_SIZE];
+        snprintf(data, sizeof data, "small blob %d", i);
+        cr_assert_eq(rb_store_txn_begin(f.store, &txn), 0);
+        cr_assert_eq(rb_store_put(txn, data, strlen(data), id), 0);
+        rb_store_txn_abort(txn);
+        uint8_t raw[32];
+        for (int k = 0; k < 32; k++)
+            sscanf(id + 2 * k, "%2hhx", &raw[k]);
+        cr_assert(bsearch(raw, ids, N, 32, memcmp_32), "blob %d missing from refs", i);
+    }
+    free(ids);
+    cJSON_Delete(doc);
 }
