@@ -1,5 +1,6 @@
 /* The backend registry cache: what loading a backend told us, keyed by the
  * file's identity, so that listing backends needs no dlopen. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,7 +8,7 @@
 #include "rb_fs.h"
 #include "rb_registry.h"
 
-#define CACHE_FORMAT 1
+#define CACHE_FORMAT 2
 
 cJSON *rb_plugin_cache_read(const char *path)
 {
@@ -36,6 +37,23 @@ static int64_t num(const cJSON *o, const char *k)
     return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : -1;
 }
 
+/* File identities (nanosecond times, inodes, device numbers) exceed what a
+ * JSON number (a double) holds exactly, so they are kept as decimal text. */
+static int same_identity(const cJSON *o, const char *k, uint64_t value)
+{
+    const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
+    char buf[32];
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)value);
+    return v && !strcmp(v, buf);
+}
+
+static void add_identity(cJSON *o, const char *k, uint64_t value)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)value);
+    cJSON_AddStringToObject(o, k, buf);
+}
+
 static char *str(const cJSON *o, const char *k)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
@@ -51,11 +69,10 @@ int rb_plugin_cache_lookup(const cJSON *cache, rb_plugin_entry *e)
         const cJSON *p = cJSON_GetObjectItemCaseSensitive(c, "path");
         if (!cJSON_IsString(p) || strcmp(p->valuestring, e->path))
             continue;
-        /* Doubles hold these exactly up to 2^53: enough for sizes, inodes and
-         * nanosecond times until the year 2255. */
-        if (num(c, "dev") != (int64_t)e->dev || num(c, "ino") != (int64_t)e->ino ||
-            num(c, "size") != (int64_t)e->size || num(c, "mtime_ns") != e->mtime_ns ||
-            num(c, "ctime_ns") != e->ctime_ns)
+        if (!same_identity(c, "dev", e->dev) || !same_identity(c, "ino", e->ino) ||
+            !same_identity(c, "size", e->size) ||
+            !same_identity(c, "mtime_ns", (uint64_t)e->mtime_ns) ||
+            !same_identity(c, "ctime_ns", (uint64_t)e->ctime_ns))
             return 0;
         const cJSON *err = cJSON_GetObjectItemCaseSensitive(c, "error");
         if (err) {
@@ -106,11 +123,11 @@ cJSON *rb_plugin_cache_build(const rb_registry *reg)
         cJSON *c = cJSON_CreateObject();
         cJSON_AddItemToArray(list, c);
         cJSON_AddStringToObject(c, "path", e->path);
-        cJSON_AddNumberToObject(c, "dev", (double)e->dev);
-        cJSON_AddNumberToObject(c, "ino", (double)e->ino);
-        cJSON_AddNumberToObject(c, "size", (double)e->size);
-        cJSON_AddNumberToObject(c, "mtime_ns", (double)e->mtime_ns);
-        cJSON_AddNumberToObject(c, "ctime_ns", (double)e->ctime_ns);
+        add_identity(c, "dev", e->dev);
+        add_identity(c, "ino", e->ino);
+        add_identity(c, "size", e->size);
+        add_identity(c, "mtime_ns", (uint64_t)e->mtime_ns);
+        add_identity(c, "ctime_ns", (uint64_t)e->ctime_ns);
         if (e->probe_failed) {
             cJSON *err = cJSON_AddObjectToObject(c, "error");
             cJSON_AddNumberToObject(err, "code", e->err_code);

@@ -1,5 +1,6 @@
 /* What the snapshot leaves in the repository, verify, dry-run and delete. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,5 +141,38 @@ Test(git_lifecycle, dry_run_plans_without_changing_anything)
     free(cfg);
     free(to);
     free(from);
+    free(repo);
+}
+
+Test(git_lifecycle, seed_git_commit_validation_after_rollback)
+{
+    char *repo = gf_repo("repo");
+    char *head = gf_git(repo, "rev-parse HEAD");
+    char *cfg = gf_config(repo, NULL);
+    cJSON_Delete(gf_snapshot("v", cfg));
+    gf_commit(repo, "later", "later\n", "later");
+    char short_id[8];
+    snprintf(short_id, sizeof short_id, "%.7s", head);
+    char *ok = rbt_fmt("--validation '{\"tests\":[{\"type\":\"git_commit\",\"expected_commit\":"
+                       "\"%s\",\"repo_path\":\"%s\"}]}'",
+                       short_id, repo);
+    rbt_run r = gf_rollback("v", ok);
+    gf_assert_completed(&r);
+    rbt_run_free(&r);
+
+    gf_commit(repo, "later", "again\n", "again");
+    char *wrong = rbt_fmt("--validation '{\"tests\":[{\"type\":\"git_commit\",\"expected_commit\":"
+                          "\"0000000\",\"repo_path\":\"%s\"}]}'",
+                          repo);
+    r = gf_rollback("v", wrong);
+    cr_assert_neq(r.code, 0, "a failed validation is no completed rollback: %s", r.out);
+    cJSON *j = rbt_json(r.out);
+    cr_assert_str_neq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "status")), "completed");
+    cJSON_Delete(j);
+    rbt_run_free(&r);
+    free(wrong);
+    free(ok);
+    free(cfg);
+    free(head);
     free(repo);
 }

@@ -36,4 +36,4 @@ printf '%-28s %10s %10s\n' "rbhost --version" "$(mean_ms "$rbhost" --version)" -
 printf '%-28s %10s %10s\n' "rbhost plugins" "$(mean_ms "$rbhost" plugins)" 10
 printf '%-28s %10s %10s\n' "rbhost plugins --load" "$(mean_ms "$rbhost" plugins --load)" -
 printf '%-28s %10s %10s\n' "rbhost status" "$(mean_ms "$rbhost" status)" 30
-echo "($runs runs each; $(nproc) cores; backends: $("$rbhost" --json plugins | grep -c '"status": *"ok"' || true))"
+echo "($runs runs each; $(nproc) cores; backends: $("$rbhost" --json plugins | grep -cE '"status":[[:space:]]*"ok"' || true))"
