@@ -11,12 +11,26 @@
 
 #include "fs_content.h"
 #include "fs_failure.h"
+#include "fs_pool.h"
 #include "fs_xattr.h"
 
+/* The walk is shared with worker threads: each directory directly below a
+ * root is compared by a worker, so stat calls run on every core. Entries
+ * are distinct per thread (live[] by index); extras and the arena are
+ * shared under `mu`; errors go through `fail` (error_set is per thread). */
 typedef struct cmp {
     const rb_host_api *host;
     rb_fs_diff *d;
+    rb_fs_pool *pool;
+    pthread_mutex_t mu;
+    rb_fs_failure fail;
 } cmp;
+
+typedef struct subtree_job {
+    int fd;
+    unsigned root;
+    char rel[];
+} subtree_job;
 
 const char *rb_fs_restore_target(const rb_host_api *host, rb_op *op)
 {
@@ -45,9 +59,14 @@ static int kind_of(mode_t m)
 
 static int fs_fail(cmp *c, int err, unsigned root, const char *rel, const char *what)
 {
-    return c->host->error_set(rb_fs_errno_code(err), RB_ERRCLASS_FILESYSTEM,
-                              "cannot %s %s/%s%s%s: %s", what, c->d->bases[root],
-                              c->d->cfg.roots[root].name, *rel ? "/" : "", rel, strerror(err));
+    return rb_fs_failure_set(&c->fail, rb_fs_errno_code(err), RB_ERRCLASS_FILESYSTEM,
+                             "cannot %s %s/%s%s%s: %s", what, c->d->bases[root],
+                             c->d->cfg.roots[root].name, *rel ? "/" : "", rel, strerror(err));
+}
+
+static int oom(cmp *c)
+{
+    return rb_fs_failure_set(&c->fail, RB_ENOMEM, RB_ERRCLASS_NOMEMORY, "out of memory");
 }
 
 static int compare_entry(cmp *c, int dfd, const char *name, size_t idx, const struct stat *st)
@@ -108,10 +127,13 @@ static int compare_entry(cmp *c, int dfd, const char *name, size_t idx, const st
     }
     const unsigned char *xa = NULL;
     uint32_t xl = 0;
+    pthread_mutex_lock(&c->mu);
     int rc = rb_fs_xattr_read(-1, dfd, name, &c->d->arena, &xa, &xl);
+    int differ = !rc && (xl != e->xattrs_len || (xl && memcmp(xa, e->xattrs, xl)));
+    pthread_mutex_unlock(&c->mu);
     if (rc)
         return fs_fail(c, -rc, e->root, e->path, "read extended attributes of");
-    if (xl != e->xattrs_len || (xl && memcmp(xa, e->xattrs, xl)))
+    if (differ)
         why |= RB_FS_WHY_XATTR;
     l->why = (uint8_t)why;
     l->action = why & RB_FS_WHY_CONTENT ? RB_FS_REWRITE : why ? RB_FS_META : RB_FS_OK;
@@ -121,22 +143,61 @@ static int compare_entry(cmp *c, int dfd, const char *name, size_t idx, const st
 static int add_extra(cmp *c, unsigned root, const char *rel, const struct stat *st)
 {
     rb_fs_diff *d = c->d;
+    int rc = 0;
+    pthread_mutex_lock(&c->mu);
     if (d->n_extras == d->cap_extras) {
         size_t cap = d->cap_extras ? d->cap_extras * 2 : 64;
         rb_fs_extra *ne = realloc(d->extras, cap * sizeof *ne);
-        if (!ne)
-            return c->host->error_set(RB_ENOMEM, RB_ERRCLASS_NOMEMORY, "out of memory");
-        d->extras = ne;
-        d->cap_extras = cap;
+        if (ne) {
+            d->extras = ne;
+            d->cap_extras = cap;
+        }
     }
-    const char *p = rb_fs_arena_strndup(&d->arena, rel, strlen(rel));
+    const char *p =
+        d->n_extras < d->cap_extras ? rb_fs_arena_strndup(&d->arena, rel, strlen(rel)) : NULL;
+    if (p) {
+        rb_fs_extra *x = &d->extras[d->n_extras++];
+        x->path = p;
+        x->root = (uint16_t)root;
+        x->is_dir = S_ISDIR(st->st_mode);
+        x->size = S_ISREG(st->st_mode) ? (uint64_t)st->st_size : 0;
+    }
+    pthread_mutex_unlock(&c->mu);
     if (!p)
-        return c->host->error_set(RB_ENOMEM, RB_ERRCLASS_NOMEMORY, "out of memory");
-    rb_fs_extra *x = &d->extras[d->n_extras++];
-    x->path = p;
-    x->root = (uint16_t)root;
-    x->is_dir = S_ISDIR(st->st_mode);
-    x->size = S_ISREG(st->st_mode) ? (uint64_t)st->st_size : 0;
+        rc = oom(c);
+    return rc;
+}
+
+static int compare_dir(cmp *c, int dfd, unsigned root, const char *rel);
+
+static void subtree_run(void *ctx, unsigned worker, void *arg)
+{
+    (void)worker;
+    cmp *c = ctx;
+    subtree_job *j = arg;
+    if (atomic_load(&c->fail.failed))
+        close(j->fd);
+    else
+        compare_dir(c, j->fd, j->root, j->rel);
+    free(j);
+}
+
+/* Directories right below a root go to the workers; deeper ones are
+ * walked by whoever found them. */
+static int descend(cmp *c, int sub, unsigned root, const char *rel)
+{
+    if (!c->pool || strchr(rel, '/'))
+        return compare_dir(c, sub, root, rel);
+    size_t n = strlen(rel);
+    subtree_job *j = malloc(sizeof *j + n + 1);
+    if (!j) {
+        close(sub);
+        return oom(c);
+    }
+    j->fd = sub;
+    j->root = root;
+    memcpy(j->rel, rel, n + 1);
+    rb_fs_pool_submit(c->pool, j);
     return 0;
 }
 
@@ -154,14 +215,14 @@ static int compare_dir(cmp *c, int dfd, unsigned root, const char *rel)
     size_t cap = 0;
     int rc = 0;
     struct dirent *de;
-    while (!rc && (errno = 0, de = readdir(dir))) {
+    while (!rc && !atomic_load(&c->fail.failed) && (errno = 0, de = readdir(dir))) {
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
             continue;
         size_t need = rl + strlen(de->d_name) + 2;
         if (need > cap) {
             char *nc = realloc(child, need + 64);
             if (!nc) {
-                rc = c->host->error_set(RB_ENOMEM, RB_ERRCLASS_NOMEMORY, "out of memory");
+                rc = oom(c);
                 break;
             }
             child = nc;
@@ -191,7 +252,7 @@ static int compare_dir(cmp *c, int dfd, unsigned root, const char *rel)
             if (sub < 0)
                 rc = fs_fail(c, errno, root, child, "open directory");
             else
-                rc = compare_dir(c, sub, root, child);
+                rc = descend(c, sub, root, child);
         }
     }
     if (!rc && errno)
@@ -262,7 +323,7 @@ static int check_links(cmp *c)
         return 0;
     ino_ref *refs = malloc(n_shared * sizeof *refs);
     if (!refs)
-        return c->host->error_set(RB_ENOMEM, RB_ERRCLASS_NOMEMORY, "out of memory");
+        return oom(c);
     size_t k = 0;
     for (size_t i = 0; i < d->ix.count; i++) {
         const rb_fs_entry *e = rb_fs_index_at(&d->ix, i);
@@ -292,6 +353,14 @@ static void mark_parent(rb_fs_diff *d, unsigned root, const char *path)
     ptrdiff_t p = rb_fs_index_find(&d->ix, root, buf);
     if (p >= 0)
         d->live[p].touched = 1;
+}
+
+static int cmp_extra(const void *a, const void *b)
+{
+    const rb_fs_extra *x = a, *y = b;
+    if (x->root != y->root)
+        return x->root < y->root ? -1 : 1;
+    return strcmp(x->path, y->path);
 }
 
 int rb_fs_diff_compute(const rb_host_api *host, rb_op *op, const char *to, rb_fs_diff *d)
@@ -327,13 +396,26 @@ int rb_fs_diff_compute(const rb_host_api *host, rb_op *op, const char *to, rb_fs
         if (!d->bases[r])
             return host->error_set(RB_ENOMEM, RB_ERRCLASS_NOMEMORY, "out of memory");
     }
-    cmp c = {host, d};
+    cmp c = {host, d, NULL, PTHREAD_MUTEX_INITIALIZER, {0}};
+    rb_fs_failure_init(&c.fail);
+    if (rb_fs_pool_start(&c.pool, rb_fs_pool_default_threads(), subtree_run, &c))
+        c.pool = NULL;
     for (unsigned r = 0; r < d->cfg.n_roots && !rc; r++)
         rc = compare_root(&c, r);
-    if (!rc)
+    if (c.pool)
+        rb_fs_pool_finish(c.pool);
+    c.pool = NULL;
+    if (!atomic_load(&c.fail.failed))
         rc = check_links(&c);
+    if (atomic_load(&c.fail.failed))
+        rc = rb_fs_failure_raise(&c.fail);
+    rb_fs_failure_destroy(&c.fail);
+    pthread_mutex_destroy(&c.mu);
     if (rc)
         return rc;
+    /* Workers found them in any order; reports list them sorted. */
+    if (d->n_extras > 1)
+        qsort(d->extras, d->n_extras, sizeof *d->extras, cmp_extra);
     for (size_t i = 0; i < d->ix.count; i++) {
         const rb_fs_entry *e = rb_fs_index_at(&d->ix, i);
         const rb_fs_live *l = &d->live[i];

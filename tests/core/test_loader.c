@@ -258,3 +258,22 @@ Test(loader, every_built_backend_exports_only_its_entry_symbol)
     cr_assert(strncmp(r.out, "checked 0", 9) != 0, "no backend found to check");
     rbt_run_free(&r);
 }
+
+Test(loader, listing_does_not_load_backends_once_cached)
+{
+    char *dir = rbt_fmt("%s/p", tmp);
+    char *cache = rbt_fmt("%s/cache", tmp);
+    char *so = copy_hello(dir);
+    for (int run = 0; run < 2; run++) {
+        rbt_run r = rbt_sh("RBHOST_CACHE_DIR='%s' LD_DEBUG=files '%s' --store '%s' --plugin-dir "
+                           "'%s' plugins 2>&1 >/dev/null | grep -c 'file=%s .*generating link map'",
+                           cache, rbt_rbhost_bin(), tmp, dir, so);
+        /* The first listing probes the backend once; the second finds it in
+         * the cache and does not load it. */
+        cr_assert_str_eq(r.out, run == 0 ? "1\n" : "0\n", "run %d: %s", run, r.out);
+        rbt_run_free(&r);
+    }
+    free(so);
+    free(dir);
+    free(cache);
+}
