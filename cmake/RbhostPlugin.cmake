@@ -5,7 +5,7 @@ function(rb_add_plugin name)
   cmake_parse_arguments(P "" "" "SOURCES;LIBRARIES" ${ARGN})
   add_library(rb_plugin_${name} MODULE ${P_SOURCES})
   set_target_properties(rb_plugin_${name} PROPERTIES
-    OUTPUT_NAME ${name} PREFIX ""
+    OUTPUT_NAME ${name} PREFIX "" INSTALL_RPATH ""
     LIBRARY_OUTPUT_DIRECTORY "${RBHOST_PLUGIN_OUTPUT_DIR}")
   target_link_libraries(rb_plugin_${name} PRIVATE rbhost_sdk ${P_LIBRARIES})
   set(map "${PROJECT_SOURCE_DIR}/sdk/rbhost-plugin.map")
