@@ -26,14 +26,22 @@ typedef enum rb_target_action {
     RB_ACTION_DESTROY,
 } rb_target_action;
 
+/* What a RESTORE_KEEPS_SAFETY backend's restore fills: the safety
+ * snapshot's metadata object for the target, and the transaction its blobs
+ * go into (amended into the safety snapshot afterwards). */
+typedef struct rb_safety_slot {
+    cJSON *metadata;
+    rb_store_txn *txn;
+} rb_safety_slot;
+
 /* Runs one operation on a recorded target (an element of rb_doc_targets).
  * *result gets what the backend reported (also on failure). For restore,
- * `safety` (may be NULL) is the object a RESTORE_KEEPS_SAFETY backend
- * fills. Returns the backend's code, with the error message prefixed by
- * the target. */
+ * `safety` (may be NULL) is what a RESTORE_KEEPS_SAFETY backend fills.
+ * Returns the backend's code, with the error message prefixed by the
+ * target. */
 int rb_target_run(rb_ctx *ctx, rb_store *store, const cJSON *target, const char *snapshot_id,
                   rb_target_action action, unsigned int flags, const char *rollback_id,
-                  const char *restore_to, cJSON *safety, cJSON **result);
+                  const char *restore_to, const rb_safety_slot *safety, cJSON **result);
 
 /* Seconds since the epoch. */
 long long rb_now(void);

@@ -171,6 +171,19 @@ static int take_safety(rb_ctx *ctx, rb_store *store, const char *safety_id,
     return 0;
 }
 
+static int keeps_safety(rb_ctx *ctx, const cJSON *targets)
+{
+    const cJSON *t;
+    cJSON_ArrayForEach(t, targets)
+    {
+        rb_plugin_entry *e;
+        if (rb_ctx_backend(ctx, ttype(t), &e) == 0 &&
+            (e->capabilities & RB_PLUGIN_CAP_RESTORE_KEEPS_SAFETY))
+            return 1;
+    }
+    return 0;
+}
+
 static cJSON *safety_entry(cJSON *safety_doc, const char *name)
 {
     cJSON *t;
@@ -274,6 +287,12 @@ int rb_rollback_execute(rb_ctx *ctx, const char *id, const rb_rollback_options *
 
     /* Restore in reverse order: what was snapshotted last depends on what
      * came before it, so it goes back first. */
+    /* Backends that keep the replaced state themselves fill their part of
+     * the safety snapshot during restore, into a transaction of its own. */
+    rb_store_txn *keep_txn = NULL;
+    if (rc == 0 && safety_doc && keeps_safety(ctx, targets) &&
+        (rc = rb_store_txn_begin(store, &keep_txn)) != 0)
+        rb_error_prefix("cannot prepare the safety snapshot, nothing was changed");
     int n = cJSON_GetArraySize(targets), restored = 0, failed_rc = rc;
     char step_problem[1024] = "";
     int step_code = 0;
@@ -283,11 +302,12 @@ int rb_rollback_execute(rb_ctx *ctx, const char *id, const rb_rollback_options *
     for (int i = n - 1; i >= 0 && failed_rc == 0; i--) {
         t = cJSON_GetArrayItem(targets, i);
         cJSON *safety = safety_doc ? safety_entry(safety_doc, tname(t)) : NULL;
-        cJSON *safety_meta = safety ? cJSON_GetObjectItemCaseSensitive(safety, "metadata") : NULL;
+        rb_safety_slot slot = {
+            safety ? cJSON_GetObjectItemCaseSensitive(safety, "metadata") : NULL, keep_txn};
         double s0 = rb_monotonic();
         cJSON *result = NULL;
         int trc = rb_target_run(ctx, store, t, id, RB_ACTION_RESTORE, flags, rollback_id,
-                                opts->restore_to, safety_meta, &result);
+                                opts->restore_to, safety ? &slot : NULL, &result);
         /* A backend that restored the state but failed a follow-up (an
          * apply after a Terraform state rollback) reports "partial": the
          * target counts as restored, and the rollback cannot be complete. */
@@ -330,7 +350,8 @@ int rb_rollback_execute(rb_ctx *ctx, const char *id, const rb_rollback_options *
         else
             restored++;
     }
-    if (safety_doc && rb_store_snapshot_update(store, safety_id, safety_doc) < 0)
+    /* What the restores kept goes into the safety snapshot, blobs included. */
+    if (keep_txn && rb_store_snapshot_amend(keep_txn, safety_id, safety_doc) < 0)
         rb_log(RB_LOG_WARN, "safety snapshot %s: %s", safety_id, rb_error_last()->message);
 
     /* Seed 001 has one execution_result; a set reports each target in it. */

@@ -175,7 +175,7 @@ static const char *action_name(rb_target_action a)
 
 int rb_target_run(rb_ctx *ctx, rb_store *store, const cJSON *target, const char *snapshot_id,
                   rb_target_action action, unsigned int flags, const char *rollback_id,
-                  const char *restore_to, cJSON *safety, cJSON **result)
+                  const char *restore_to, const rb_safety_slot *safety, cJSON **result)
 {
     const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(target, "name"));
     const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(target, "type"));
@@ -222,8 +222,11 @@ int rb_target_run(rb_ctx *ctx, rb_store *store, const cJSON *target, const char 
     op.config = effective;
     op.metadata = cJSON_GetObjectItemCaseSensitive(target, "metadata");
     op.store = store;
-    if (action == RB_ACTION_RESTORE && (e->capabilities & RB_PLUGIN_CAP_RESTORE_KEEPS_SAFETY))
-        op.safety_metadata = safety;
+    if (action == RB_ACTION_RESTORE && safety &&
+        (e->capabilities & RB_PLUGIN_CAP_RESTORE_KEEPS_SAFETY)) {
+        op.safety_metadata = safety->metadata;
+        op.txn = safety->txn;
+    }
     char label[256];
     snprintf(label, sizeof label, "%s %s", action_name(action), name);
     op_prepare(ctx, &op, label);

@@ -62,6 +62,10 @@ int rb_store_ref(rb_store_txn *txn, const char *id);
  * stored and original bytes). Refuses (RB_EEXISTS) when the snapshot
  * exists. Frees txn whatever the result. */
 int rb_store_snapshot_commit(rb_store_txn *txn, const char *id, cJSON *doc);
+/* Adds the transaction's blobs to an existing snapshot and replaces its
+ * document with `doc` (atomically; the snapshot keeps every blob it had).
+ * Used for a safety snapshot that a restore completes. Frees txn. */
+int rb_store_snapshot_amend(rb_store_txn *txn, const char *id, cJSON *doc);
 /* Drops the transaction: blobs it alone wrote are garbage. Frees txn. */
 void rb_store_txn_abort(rb_store_txn *txn);
 

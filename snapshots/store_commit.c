@@ -132,7 +132,7 @@ static int put_refs(rb_store_txn *txn, const uint8_t *ids, size_t len, char hex[
 }
 
 static int write_document(rb_store *s, const char *id, cJSON *doc, const char *refs,
-                          const commit_stats *st)
+                          const commit_stats *st, bool replace)
 {
     cJSON *store = cJSON_CreateObject();
     if (!store || !cJSON_AddStringToObject(store, "refs", refs) ||
@@ -147,7 +147,7 @@ static int write_document(rb_store *s, const char *id, cJSON *doc, const char *r
     char *text = cJSON_Print(doc);
     char *path = rb_store_meta_path(s, id);
     int rc =
-        !text || !path ? rb_store_nomem() : rb_store_file_write(path, text, strlen(text), true);
+        !text || !path ? rb_store_nomem() : rb_store_file_write(path, text, strlen(text), !replace);
     if (rc == RB_EEXISTS)
         rc = rb_error_set(RB_EEXISTS, RB_ERRCLASS_STORE, "snapshot '%s' already exists in store %s",
                           id, s->dir);
@@ -156,7 +156,8 @@ static int write_document(rb_store *s, const char *id, cJSON *doc, const char *r
     return rc;
 }
 
-static int commit(rb_store_txn *txn, const char *id, cJSON *doc, const char *expect_refs)
+static int commit(rb_store_txn *txn, const char *id, cJSON *doc, const char *expect_refs,
+                  bool amend)
 {
     rb_store *s = txn->store;
     int rc = rb_store_id_validate(id, "snapshot id");
@@ -167,7 +168,7 @@ static int commit(rb_store_txn *txn, const char *id, cJSON *doc, const char *exp
     struct stat st;
     if (rc == 0 && !path)
         rc = rb_store_nomem();
-    else if (rc == 0 && lstat(path, &st) == 0)
+    else if (rc == 0 && !amend && lstat(path, &st) == 0)
         rc = rb_error_set(RB_EEXISTS, RB_ERRCLASS_STORE, "snapshot '%s' already exists in store %s",
                           id, s->dir);
     free(path);
@@ -193,7 +194,7 @@ static int commit(rb_store_txn *txn, const char *id, cJSON *doc, const char *exp
         indexed = rc == 0;
     }
     if (rc == 0)
-        rc = write_document(s, id, doc, refs, &cs);
+        rc = write_document(s, id, doc, refs, &cs, amend);
     /* Once indexed, the packs are valid store content: a failed document
      * only leaves unreferenced blobs for gc. */
     rb_store_txn_free(txn, !indexed);
@@ -202,10 +203,34 @@ static int commit(rb_store_txn *txn, const char *id, cJSON *doc, const char *exp
 
 int rb_store_snapshot_commit(rb_store_txn *txn, const char *id, cJSON *doc)
 {
-    return commit(txn, id, doc, NULL);
+    return commit(txn, id, doc, NULL, false);
 }
 
 int rb_store_import_commit(rb_store_txn *txn, const char *id, cJSON *doc, const char *refs)
 {
-    return commit(txn, id, doc, refs);
+    return commit(txn, id, doc, refs, false);
+}
+
+int rb_store_snapshot_amend(rb_store_txn *txn, const char *id, cJSON *doc)
+{
+    /* The blobs the snapshot already has stay in its refs: the new
+     * document replaces the old one with the union of both. */
+    cJSON *old = NULL;
+    uint8_t *ids = NULL;
+    size_t n = 0;
+    int rc = rb_store_snapshot_read(txn->store, id, &old);
+    if (rc == 0)
+        rc = rb_store_snapshot_refs(txn->store, old, &ids, &n);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        char hex[RB_BLOB_ID_SIZE];
+        rb_store_hex(ids + 32 * i, hex);
+        rc = rb_store_ref(txn, hex);
+    }
+    free(ids);
+    cJSON_Delete(old);
+    if (rc) {
+        rb_store_txn_abort(txn);
+        return rc;
+    }
+    return commit(txn, id, doc, NULL, true);
 }

@@ -17,7 +17,7 @@ int my_clone_snapshot(my_target *t, MYSQL *c, my_catalog *cat, rb_node *meta)
     if (rc)
         return rc;
     double start = my_now();
-    rc = my_copy_tables(t, c, t->live, schema, cat);
+    rc = my_copy_tables(t, c, t->live, schema, cat, 1);
     if (rc) {
         my_target failed = *t;
         my_schema_drop(t, c, schema);
@@ -64,9 +64,10 @@ static int recopy(my_target *t, MYSQL *c, const char *schema, my_catalog *snap, 
     }
     int rc = my_schema_create(t, c, schema, snap);
     if (!rc)
-        rc = my_copy_tables(t, c, t->live, schema, snap);
+        rc = my_copy_tables(t, c, t->live, schema, snap, 0);
     /* The copies must equal what was recorded; a write that reached the
-     * live tables between the swap and the copy would make them differ. */
+     * live tables after the swap, before the copy read them, would make
+     * them differ. */
     int same = 1;
     for (size_t i = 0; i < snap->ntables; i++) {
         same &= snap->tables[i].rows == recorded[2 * i] &&

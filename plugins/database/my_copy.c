@@ -39,31 +39,36 @@ int my_create_tables(my_target *t, MYSQL *c, const char *schema, const my_catalo
     for (size_t i = 0; !rc && i < cat->ntables; i++) {
         char what[160];
         snprintf(what, sizeof what, "creating table %s.%.64s", schema, cat->tables[i].name);
-        char *table = NULL, *alter = NULL;
-        if (defer_keys && my_create_split(cat->tables[i].create, "", &table, &alter))
+        char *table = NULL, *keys = NULL, *fks = NULL;
+        if (defer_keys && my_create_split(cat->tables[i].create, "", &table, &keys, &fks))
             return my_error(t, RB_ENOMEM, RB_ERRCLASS_NOMEMORY, "out of memory");
         rc = my_exec(t, c, what, defer_keys ? table : cat->tables[i].create);
         free(table);
-        free(alter);
+        free(keys);
+        free(fks);
     }
     return rc;
 }
 
-int my_add_keys(my_target *t, MYSQL *c, const char *schema, const my_table *tb)
+int my_add_keys(my_target *t, MYSQL *c, const char *schema, const my_table *tb, int which)
 {
     my_buf q = {0};
     my_buf_qname(&q, schema, tb->name);
-    char *table = NULL, *alter = NULL;
-    int rc = my_buf_str(&q) ? my_create_split(tb->create, q.p, &table, &alter) : RB_ENOMEM;
+    char *table = NULL, *keys = NULL, *fks = NULL;
+    int rc = my_buf_str(&q) ? my_create_split(tb->create, q.p, &table, &keys, &fks) : RB_ENOMEM;
     my_buf_free(&q);
     if (rc)
         return my_error(t, RB_ENOMEM, RB_ERRCLASS_NOMEMORY, "out of memory");
     char what[160];
     snprintf(what, sizeof what, "building the indexes of table %s.%.64s", schema, tb->name);
-    if (alter)
-        rc = my_exec(t, c, what, alter);
+    if (keys && (which & MY_KEYS))
+        rc = my_exec(t, c, what, keys);
+    snprintf(what, sizeof what, "adding the foreign keys of table %s.%.64s", schema, tb->name);
+    if (!rc && fks && (which & MY_FOREIGN_KEYS))
+        rc = my_exec(t, c, what, fks);
     free(table);
-    free(alter);
+    free(keys);
+    free(fks);
     return rc;
 }
 
@@ -130,15 +135,20 @@ int my_lock_tables(my_target *t, MYSQL *c, const char *from, const char *to, my_
     return rc;
 }
 
-int my_copy_tables(my_target *t, MYSQL *c, const char *from, const char *to, my_catalog *cat)
+int my_copy_tables(my_target *t, MYSQL *c, const char *from, const char *to, my_catalog *cat,
+                   int locked)
 {
     int rc = my_create_tables(t, c, to, cat, 1);
     if (rc)
         return rc;
-    /* Read locks on every source at once: writers wait (at most
+    /* Locked: read locks on every source at once; writers wait (at most
      * lock_wait_timeout for the lock itself) and the copies are one
-     * consistent state of the database. */
-    rc = my_lock_tables(t, c, from, to, cat);
+     * consistent state of the database. Unlocked: each INSERT ... SELECT
+     * reads a committed state of its table without locking rows (READ
+     * COMMITTED), writers go on, and the caller checks the result. */
+    rc = locked ? my_lock_tables(t, c, from, to, cat)
+                : my_exec(t, c, "preparing the copy",
+                          "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
     for (size_t i = 0; !rc && i < cat->ntables; i++) {
         my_table *tb = &cat->tables[i];
         my_buf q = {0};
@@ -150,7 +160,8 @@ int my_copy_tables(my_target *t, MYSQL *c, const char *from, const char *to, my_
         snprintf(what, sizeof what, "copying table %s.%.64s", from, tb->name);
         rc = my_exec(t, c, what, my_buf_str(&q));
         my_buf_free(&q);
-        /* The copy was created before the lock, with the counter then. */
+        /* The copy was created before the lock, with the counter then; or
+         * it is to have the recorded counter. */
         if (!rc && tb->auto_increment > 0) {
             my_buf_puts(&q, "ALTER TABLE ");
             my_buf_qname(&q, to, tb->name);
@@ -162,12 +173,14 @@ int my_copy_tables(my_target *t, MYSQL *c, const char *from, const char *to, my_
         if (!rc && t->host->cancelled(t->op))
             rc = my_error(t, RB_ECANCELED, RB_ERRCLASS_DATABASE, "cancelled");
     }
-    if (cat->ntables)
+    if (cat->ntables && locked)
         mysql_query(c, "UNLOCK TABLES");
+    if (!locked)
+        mysql_query(c, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ");
     /* The copies are private: their indexes are built after the live
      * tables are unlocked again. */
     for (size_t i = 0; !rc && i < cat->ntables; i++)
-        rc = my_add_keys(t, c, to, &cat->tables[i]);
+        rc = my_add_keys(t, c, to, &cat->tables[i], MY_KEYS | MY_FOREIGN_KEYS);
     if (!rc)
         rc = my_catalog_count(t, c, to, cat);
     return rc;

@@ -172,10 +172,12 @@ int my_catalog_load(my_target *t, const rb_node *meta, my_catalog *cat);
 int my_lock_tables(my_target *t, MYSQL *c, const char *from, const char *to, my_catalog *cat);
 
 /* Server-side copy of every table of `cat` from schema `from` into the
- * (existing, empty) schema `to`, consistent across tables (the sources are
- * read-locked for the copy); then rows and checksums of the copies are
- * filled in. */
-int my_copy_tables(my_target *t, MYSQL *c, const char *from, const char *to, my_catalog *cat);
+ * (existing, empty) schema `to`; with `locked`, consistent across tables
+ * (the sources are read-locked for the copy, and the definitions and
+ * AUTO_INCREMENT counters taken under the lock), else without blocking
+ * writers. Then rows and checksums of the copies are filled in. */
+int my_copy_tables(my_target *t, MYSQL *c, const char *from, const char *to, my_catalog *cat,
+                   int locked);
 
 /* Creates schema `name` afresh (dropping a leftover of that name) with the
  * character set and collation of `cat`. */
@@ -186,10 +188,13 @@ int my_schema_create(my_target *t, MYSQL *c, const char *name, const my_catalog 
  * my_add_keys adds once the rows are in. */
 int my_create_tables(my_target *t, MYSQL *c, const char *schema, const my_catalog *cat,
                      int defer_keys);
-int my_add_keys(my_target *t, MYSQL *c, const char *schema, const my_table *tb);
+#define MY_KEYS         1
+#define MY_FOREIGN_KEYS 2
+int my_add_keys(my_target *t, MYSQL *c, const char *schema, const my_table *tb, int which);
 /* Splits a SHOW CREATE TABLE text into the CREATE without the keys that can
- * wait and "ALTER TABLE <qname> ADD ..." for them (NULL when none). */
-int my_create_split(const char *create, const char *qname, char **table, char **alter);
+ * wait, "ALTER TABLE <qname> ADD ..." for its secondary keys and another for
+ * its foreign keys (NULL when there are none). */
+int my_create_split(const char *create, const char *qname, char **table, char **keys, char **fks);
 
 /* Swaps the tables of `snap` (in schema `from`) in as the live database:
  * live views and triggers dropped, one RENAME TABLE moving every live table

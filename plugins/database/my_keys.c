@@ -48,20 +48,37 @@ static char *auto_increment_column(const char *create)
     return NULL;
 }
 
-int my_create_split(const char *create, const char *qname, char **table, char **alter)
+static char *alter_of(const char *qname, my_buf *adds, int *failed)
 {
-    *table = *alter = NULL;
+    if (!adds->len)
+        return NULL;
+    my_buf sql = {0};
+    my_buf_printf(&sql, "ALTER TABLE %s %s", qname, adds->p);
+    if (!my_buf_str(&sql)) {
+        my_buf_free(&sql);
+        *failed = 1;
+        return NULL;
+    }
+    return sql.p;
+}
+
+int my_create_split(const char *create, const char *qname, char **table, char **keys, char **fks)
+{
+    *table = *keys = *fks = NULL;
     char *auto_col = auto_increment_column(create);
-    my_buf tb = {0}, al = {0};
+    my_buf tb = {0}, adds[2] = {{0}, {0}};
     const char *line = create;
     int pending_comma = 0;
     while (*line) {
         const char *end = strchr(line, '\n');
         size_t n = end ? (size_t)(end - line) : strlen(line);
         size_t body = n && line[n - 1] == ',' ? n - 1 : n;
-        if (n > 2 && line[0] == ' ' && line[1] == ' ' && deferrable(line, body, auto_col)) {
-            my_buf_puts(&al, al.len ? ", ADD" : "ADD");
-            my_buf_add(&al, line + 1, body - 1);
+        int later =
+            n > 2 && line[0] == ' ' && line[1] == ' ' ? deferrable(line, body, auto_col) : 0;
+        if (later) {
+            my_buf *al = &adds[later - 1];
+            my_buf_puts(al, al->len ? ", ADD" : "ADD");
+            my_buf_add(al, line + 1, body - 1);
         } else {
             if (pending_comma && line[0] == ' ')
                 my_buf_puts(&tb, ",");
@@ -73,22 +90,21 @@ int my_create_split(const char *create, const char *qname, char **table, char **
         line = end ? end + 1 : line + n;
     }
     free(auto_col);
-    if (my_buf_str(&tb) && al.len) {
-        my_buf alter_sql = {0};
-        my_buf_printf(&alter_sql, "ALTER TABLE %s %s", qname, al.p);
-        *alter = my_buf_str(&alter_sql) ? alter_sql.p : NULL;
-        if (!*alter)
-            my_buf_free(&alter_sql);
-    }
+    int failed = adds[0].failed || adds[1].failed;
+    *keys = alter_of(qname, &adds[0], &failed);
+    *fks = alter_of(qname, &adds[1], &failed);
     *table = my_buf_str(&tb) ? tb.p : NULL;
-    int failed = !*table || (al.len && !*alter);
-    if (!*table)
+    if (!*table) {
+        failed = 1;
         my_buf_free(&tb);
-    my_buf_free(&al);
+    }
+    my_buf_free(&adds[0]);
+    my_buf_free(&adds[1]);
     if (failed) {
         free(*table);
-        free(*alter);
-        *table = *alter = NULL;
+        free(*keys);
+        free(*fks);
+        *table = *keys = *fks = NULL;
         return RB_ENOMEM;
     }
     return 0;

@@ -301,14 +301,6 @@ int pg_restore_in_place(pg_target *t, PGconn *admin, const rb_node *meta)
         rc = pg_meta_common(t, admin, safety, "dump");
         if (!rc)
             rc = pg_snapshot_dump(t, safety, &role, NULL);
-        if (rc == RB_EUNSUPPORTED)
-            return h->error_set(rc, RB_ERRCLASS_BACKEND,
-                                "an in-place restore of database %s keeps its safety snapshot "
-                                "as a dump in the store, which this rbhost cannot write during "
-                                "a rollback; roll back with --no-safety-snapshot after taking a "
-                                "snapshot yourself, or without \"in_place\" (nothing was "
-                                "changed)",
-                                t->live);
         if (rc)
             return rc;
     }

@@ -61,9 +61,42 @@ Test(pg_dump, every_object_kind_comes_back_through_a_new_database)
 
 Test(pg_dump, in_place_restores_the_listed_schemas_in_one_transaction)
 {
-    /* The host keeps no blobs for a safety snapshot taken inside a restore. */
     roundtrip("\"method\": \"dump\", \"schemas\": [\"app\", \"public\"], \"in_place\": true",
               "dump_restore_in_place", "--no-safety-snapshot");
+}
+
+Test(pg_dump, in_place_keeps_a_dump_of_what_it_replaced_as_the_safety_snapshot)
+{
+    char *cfg = pgt_config(&t, NULL,
+                           "\"method\": \"dump\", \"schemas\": [\"app\", \"public\"], "
+                           "\"in_place\": true");
+    cJSON_Delete(pgt_snapshot(&t, "before", cfg));
+    pgt_sql_file(&t, "changes.sql");
+    char *changed_schema = pgt_schema(&t, NULL), *changed_rows = pgt_contents(&t, NULL);
+    int code;
+    cJSON *rec = pgt_rollback(&t, "before", NULL, &code);
+    expect_completed(rec, code);
+    const char *safety = pgt_str(rec, "safety_snapshot_id", NULL);
+    cr_assert_not_null(safety);
+    char *safety_id = strdup(safety);
+    /* Undoing the rollback brings the changed schemas back, from the dump
+     * the restore wrote into the safety snapshot. */
+    cJSON *undo = pgt_rollback(&t, safety_id, "--no-safety-snapshot", &code);
+    expect_completed(undo, code);
+    char *schema = pgt_schema(&t, NULL), *rows = pgt_contents(&t, NULL);
+    cr_assert_str_eq(schema, changed_schema, "the safety snapshot did not bring the schema back");
+    cr_assert_str_eq(rows, changed_rows, "the safety snapshot did not bring the rows back");
+    rbt_run r = rbt_rbhost(t.store, "check");
+    cr_assert_eq(r.code, 0, "%s%s", r.out, r.err);
+    rbt_run_free(&r);
+    cJSON_Delete(undo);
+    cJSON_Delete(rec);
+    free(safety_id);
+    free(schema);
+    free(rows);
+    free(changed_schema);
+    free(changed_rows);
+    free(cfg);
 }
 
 Test(pg_dump, backup_file_is_readable_by_pg_restore)

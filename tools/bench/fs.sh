@@ -9,7 +9,8 @@
 # Prints each step's wall time, peak RSS and store size, then the ratios
 # against the targets of issue 3.
 #
-# Usage: tools/bench/fs.sh [BUILD_DIR]     (a Release build of rbhost)
+# Usage: tools/bench/fs.sh [BUILD_DIR]     (an optimised build of rbhost and the
+#                                          file_system backend, see docs/performance-fs.md)
 # Environment: FS_BENCH_DIR (scratch, default /var/tmp/rbfs-bench),
 #              FS_BENCH_TREES ("share gen", or one of them),
 #              FS_BENCH_KEEP=1 keeps the scratch directory (it holds several
@@ -18,7 +19,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-$here/../../build-release}
 rbhost=$build/bin/rbhost
-[ -x "$rbhost" ] || { echo "no rbhost at $rbhost: build a Release tree first" >&2; exit 2; }
+[ -x "$rbhost" ] || { echo "no rbhost at $rbhost: build an optimised tree first" >&2; exit 2; }
 for tool in restic borg rsync zstd /usr/bin/time; do
     command -v "$tool" > /dev/null || { echo "missing $tool (tools/dev/deps.sh installs it)" >&2; exit 2; }
 done

@@ -24,11 +24,12 @@ while [ $# -gt 0 ]; do
     --rounds) rounds=$2; shift 2 ;;
     --rbhost) rbhost=$2; shift 2 ;;
     --keep) keep=$2; shift 2 ;;
-    -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
     esac
 done
 [ -x "$rbhost" ] || { echo "no rbhost at $rbhost: build it or pass --rbhost PATH" >&2; exit 2; }
+rbhost=$(cd "$(dirname "$rbhost")" && pwd)/$(basename "$rbhost")
 
 if [ -n "$keep" ]; then
     work=$keep

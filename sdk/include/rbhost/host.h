@@ -89,9 +89,10 @@ typedef struct rb_host_api {
     rb_node *(*result)(rb_op *op);
     /* Only for backends with RB_PLUGIN_CAP_RESTORE_KEEPS_SAFETY, during
      * restore: the metadata object of the safety snapshot, to fill with what
-     * the backend kept of the state it replaced (a renamed database, schema
-     * or container: restore cannot write blobs). NULL otherwise, and NULL
-     * with --no-safety-snapshot: then nothing needs to be kept. */
+     * the backend kept of the state it replaced (a renamed database or
+     * container, or a dump: blobs written during such a restore belong to
+     * the safety snapshot). NULL otherwise, and NULL with
+     * --no-safety-snapshot: then nothing needs to be kept. */
     rb_node *(*safety_metadata)(rb_op *op);
 
     /* Reading nodes. A NULL node reads as RB_NODE_MISSING. */
@@ -124,8 +125,9 @@ typedef struct rb_host_api {
     /* Blobs: content-addressed, compressed and deduplicated by the store.
      * Every blob a snapshot writes or references is kept as long as the
      * snapshot is; blobs of a snapshot that fails are dropped. Writing
-     * (writer_open, put, ref) is possible only in snapshot(); elsewhere it
-     * returns RB_EUNSUPPORTED. Reading works in every operation. */
+     * (writer_open, put, ref) is possible in snapshot() and, for the safety
+     * snapshot, in a restore that has safety_metadata; elsewhere it returns
+     * RB_EUNSUPPORTED. Reading works in every operation. */
     int (*blob_writer_open)(rb_op *op, rb_blob_writer **out);
     int (*blob_write)(rb_blob_writer *writer, const void *data, size_t len);
     /* Finishes and frees the writer; stores the id in id_out. */
