@@ -43,6 +43,11 @@ int rb_target_run(rb_ctx *ctx, rb_store *store, const cJSON *target, const char 
                   rb_target_action action, unsigned int flags, const char *rollback_id,
                   const char *restore_to, const rb_safety_slot *safety, cJSON **result);
 
+/* A new snapshot document of a set: seed 001's fields (id, type "set",
+ * created_at, empty config and metadata, status "created") and an empty
+ * "targets" array, returned through *targets. */
+cJSON *rb_doc_new_set(const char *id, cJSON **targets);
+
 /* Seconds since the epoch. */
 long long rb_now(void);
 

@@ -121,17 +121,12 @@ static int take_safety(rb_ctx *ctx, rb_store *store, const char *safety_id,
     int rc = rb_store_txn_begin(store, &txn);
     if (rc)
         return rc;
-    cJSON *doc = cJSON_CreateObject();
-    cJSON_AddStringToObject(doc, "id", safety_id);
-    cJSON_AddStringToObject(doc, "type", "set");
-    cJSON_AddNumberToObject(doc, "created_at", (double)rb_now());
-    cJSON_AddItemToObject(doc, "config", cJSON_CreateObject());
-    cJSON_AddStringToObject(doc, "status", "created");
-    cJSON *meta = cJSON_AddObjectToObject(doc, "metadata");
+    cJSON *list;
+    cJSON *doc = rb_doc_new_set(safety_id, &list);
+    cJSON *meta = cJSON_GetObjectItemCaseSensitive(doc, "metadata");
     cJSON_AddStringToObject(meta, "kind", "safety");
     cJSON_AddStringToObject(meta, "rollback_id", rollback_id);
     cJSON_AddStringToObject(meta, "before_rollback_to", snapshot_id);
-    cJSON *list = cJSON_AddArrayToObject(doc, "targets");
     const cJSON *t;
     cJSON_ArrayForEach(t, targets)
     {

@@ -187,14 +187,8 @@ int rb_snapshot_create_set(rb_ctx *ctx, const char *id, const cJSON *spec, cJSON
     if ((rc = rb_store_txn_begin(store, &txn)))
         return rc;
     double t0 = rb_monotonic();
-    cJSON *doc = cJSON_CreateObject();
-    cJSON_AddStringToObject(doc, "id", id);
-    cJSON_AddStringToObject(doc, "type", "set");
-    cJSON_AddNumberToObject(doc, "created_at", (double)rb_now());
-    cJSON_AddItemToObject(doc, "config", cJSON_CreateObject());
-    cJSON_AddStringToObject(doc, "status", "created");
-    cJSON_AddItemToObject(doc, "metadata", cJSON_CreateObject());
-    cJSON *list = cJSON_AddArrayToObject(doc, "targets");
+    cJSON *list;
+    cJSON *doc = rb_doc_new_set(id, &list);
     cJSON_ArrayForEach(t, targets)
     {
         const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "name"));

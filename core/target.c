@@ -22,6 +22,19 @@ static void copy_field(cJSON *to, const cJSON *from, const char *key)
         cJSON_AddItemToObject(to, key, cJSON_Duplicate(v, 1));
 }
 
+cJSON *rb_doc_new_set(const char *id, cJSON **targets)
+{
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "id", id);
+    cJSON_AddStringToObject(doc, "type", "set");
+    cJSON_AddNumberToObject(doc, "created_at", (double)rb_now());
+    cJSON_AddItemToObject(doc, "config", cJSON_CreateObject());
+    cJSON_AddStringToObject(doc, "status", "created");
+    cJSON_AddItemToObject(doc, "metadata", cJSON_CreateObject());
+    *targets = cJSON_AddArrayToObject(doc, "targets");
+    return doc;
+}
+
 cJSON *rb_doc_targets(const cJSON *doc)
 {
     cJSON *out = cJSON_CreateArray();
