@@ -406,6 +406,10 @@ int rb_rollback_execute(rb_ctx *ctx, const char *id, const rb_rollback_options *
     cJSON_AddNumberToObject(ver, "passed", passed);
     cJSON_AddNumberToObject(ver, "total", total);
     cJSON_AddItemToObject(ver, "results", vres);
+    if (opts->restore_to)
+        cJSON_AddStringToObject(ver, "note",
+                                "restored into another directory: the live state was not "
+                                "changed, so it was not compared with the snapshot");
 
     const char *status = "completed";
     if (failed_rc)

@@ -75,6 +75,8 @@ static void print_rollback(const cJSON *r)
     const cJSON *tt = cJSON_GetObjectItemCaseSensitive(v, "total");
     if (cJSON_IsNumber(p) && cJSON_IsNumber(tt))
         printf("  verification: %d of %d passed\n", p->valueint, tt->valueint);
+    if (*s(v, "note"))
+        printf("  (%s)\n", s(v, "note"));
     if (*s(r, "warning"))
         printf("  warning: %s\n", s(r, "warning"));
 }
