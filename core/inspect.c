@@ -110,39 +110,59 @@ static cJSON *summary_of(const cJSON *doc)
     return s;
 }
 
-int rb_snapshot_list(rb_ctx *ctx, cJSON **response)
+/* Lists the store's snapshot documents or rollback records: each one
+ * through `shape` (which owns the document), an unreadable one as such. */
+static int list_documents(rb_ctx *ctx, const char *key,
+                          int (*list)(rb_store *, char ***, size_t *),
+                          int (*read)(rb_store *, const char *, cJSON **),
+                          cJSON *(*shape)(cJSON *doc), cJSON **response)
 {
     rb_store *store;
     int rc = open_for_reading(ctx, &store);
     if (rc)
         return rc;
-    cJSON *r = cJSON_CreateObject();
-    cJSON_AddStringToObject(r, "status", "success");
-    cJSON *list = cJSON_AddArrayToObject(r, "snapshots");
     char **ids = NULL;
     size_t n = 0;
-    if (store && (rc = rb_store_snapshot_list(store, &ids, &n))) {
-        cJSON_Delete(r);
+    if (store && (rc = list(store, &ids, &n)))
         return rc;
-    }
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "status", "success");
+    cJSON *items = cJSON_AddArrayToObject(r, key);
     for (size_t i = 0; i < n; i++) {
         cJSON *doc = NULL;
-        if (rb_store_snapshot_read(store, ids[i], &doc) < 0) {
+        if (read(store, ids[i], &doc) < 0) {
             cJSON *bad = cJSON_CreateObject();
             cJSON_AddStringToObject(bad, "id", ids[i]);
             cJSON_AddStringToObject(bad, "status", "unreadable");
             cJSON_AddStringToObject(bad, "error", rb_error_last()->message);
-            cJSON_AddItemToArray(list, bad);
+            cJSON_AddItemToArray(items, bad);
             rb_error_clear();
             continue;
         }
-        cJSON_AddItemToArray(list, summary_of(doc));
-        cJSON_Delete(doc);
+        cJSON_AddItemToArray(items, shape(doc));
     }
     cJSON_AddNumberToObject(r, "count", (double)n);
     rb_store_free_list(ids, n);
     *response = r;
     return 0;
+}
+
+static cJSON *summarize(cJSON *doc)
+{
+    cJSON *s = summary_of(doc);
+    cJSON_Delete(doc);
+    return s;
+}
+
+static cJSON *as_is(cJSON *doc)
+{
+    return doc;
+}
+
+int rb_snapshot_list(rb_ctx *ctx, cJSON **response)
+{
+    return list_documents(ctx, "snapshots", rb_store_snapshot_list, rb_store_snapshot_read,
+                          summarize, response);
 }
 
 int rb_snapshot_show(rb_ctx *ctx, const char *id, cJSON **response)
@@ -156,30 +176,8 @@ int rb_snapshot_show(rb_ctx *ctx, const char *id, cJSON **response)
 
 int rb_history_list(rb_ctx *ctx, cJSON **response)
 {
-    rb_store *store;
-    int rc = open_for_reading(ctx, &store);
-    if (rc)
-        return rc;
-    cJSON *r = cJSON_CreateObject();
-    cJSON_AddStringToObject(r, "status", "success");
-    cJSON *list = cJSON_AddArrayToObject(r, "history");
-    char **ids = NULL;
-    size_t n = 0;
-    if (store && (rc = rb_store_record_list(store, &ids, &n))) {
-        cJSON_Delete(r);
-        return rc;
-    }
-    for (size_t i = 0; i < n; i++) {
-        cJSON *rec = NULL;
-        if (rb_store_record_read(store, ids[i], &rec) == 0)
-            cJSON_AddItemToArray(list, rec);
-        else
-            rb_error_clear();
-    }
-    cJSON_AddNumberToObject(r, "count", (double)cJSON_GetArraySize(list));
-    rb_store_free_list(ids, n);
-    *response = r;
-    return 0;
+    return list_documents(ctx, "history", rb_store_record_list, rb_store_record_read, as_is,
+                          response);
 }
 
 static cJSON *describe_entry(const rb_plugin_entry *e, int with_keys)
