@@ -230,8 +230,8 @@ static int listed(const char *const *list, const char *k)
 static int check_one(const cJSON *t, size_t i)
 {
     if (!cJSON_IsObject(t))
-        return rb_error_set(RB_EINVAL, RB_ERRCLASS_INVALID, "validation: tests[%zu] is not an object",
-                            i);
+        return rb_error_set(RB_EINVAL, RB_ERRCLASS_INVALID,
+                            "validation: tests[%zu] is not an object", i);
     const char *type = str(t, "type");
     const check_kind *k = kind_of(type);
     if (!k)
@@ -261,8 +261,8 @@ static int check_one(const cJSON *t, size_t i)
             return rb_error_set(RB_EINVAL, RB_ERRCLASS_INVALID,
                                 "validation: tests[%zu]: services must be a list of names", i);
     }
-    static const char *const strings[] = {"path", "expected_commit", "repo_path", "url", "run",
-                                          "ca_file"};
+    static const char *const strings[] = {"path", "expected_commit", "repo_path", "url",
+                                          "run",  "ca_file"};
     for (size_t s = 0; s < sizeof strings / sizeof strings[0]; s++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(t, strings[s]);
         if (v && !cJSON_IsString(v))

@@ -77,8 +77,7 @@ static void known_keys(const cJSON *keys, char *buf, size_t len)
     }
 }
 
-int rb_config_validate(const cJSON *keys, const char *type, const cJSON *config,
-                       cJSON **effective)
+int rb_config_validate(const cJSON *keys, const char *type, const cJSON *config, cJSON **effective)
 {
     if (!cJSON_IsObject(config))
         return rb_error_set(RB_EINVAL, RB_ERRCLASS_CONFIG,
@@ -114,8 +113,7 @@ int rb_config_validate(const cJSON *keys, const char *type, const cJSON *config,
             if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(k, "required"))) {
                 cJSON_Delete(eff);
                 return rb_error_set(RB_EINVAL, RB_ERRCLASS_CONFIG,
-                                    "missing required config key '%s' for type '%s'", name,
-                                    type);
+                                    "missing required config key '%s' for type '%s'", name, type);
             }
             const cJSON *def = cJSON_GetObjectItemCaseSensitive(k, "default");
             if (def)

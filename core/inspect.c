@@ -57,7 +57,10 @@ int rb_snapshot_verify(rb_ctx *ctx, const char *id, cJSON **response)
                               cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(t, "name"), 1));
         cJSON_AddItemToObject(e, "type",
                               cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(t, "type"), 1));
-        cJSON_AddStringToObject(e, "status", trc == 0 ? "match" : trc == RB_EDRIFT ? "drift" : "error");
+        cJSON_AddStringToObject(e, "status",
+                                trc == 0           ? "match"
+                                : trc == RB_EDRIFT ? "drift"
+                                                   : "error");
         if (trc && trc != RB_EDRIFT) {
             cJSON_AddStringToObject(e, "error", rb_error_last()->message);
             if (!error)
@@ -112,8 +115,7 @@ static cJSON *summary_of(const cJSON *doc)
 
 /* Lists the store's snapshot documents or rollback records: each one
  * through `shape` (which owns the document), an unreadable one as such. */
-static int list_documents(rb_ctx *ctx, const char *key,
-                          int (*list)(rb_store *, char ***, size_t *),
+static int list_documents(rb_ctx *ctx, const char *key, int (*list)(rb_store *, char ***, size_t *),
                           int (*read)(rb_store *, const char *, cJSON **),
                           cJSON *(*shape)(cJSON *doc), cJSON **response)
 {
@@ -271,9 +273,10 @@ int rb_status_get(rb_ctx *ctx, cJSON **response)
         cJSON_AddItemToArray(backends, describe_entry(e, 0));
     }
     cJSON *caps = cJSON_AddArrayToObject(r, "capabilities");
-    static const char *const c[] = {"create_snapshot", "execute_rollback", "list_snapshots",
-                                    "get_rollback_history", "status", "verify", "dry_run",
-                                    "safety_snapshot", "export", "import", "check"};
+    static const char *const c[] = {
+        "create_snapshot", "execute_rollback", "list_snapshots", "get_rollback_history",
+        "status",          "verify",           "dry_run",        "safety_snapshot",
+        "export",          "import",           "check"};
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
         cJSON_AddItemToArray(caps, cJSON_CreateString(c[i]));
     *response = r;

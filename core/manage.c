@@ -26,13 +26,12 @@ int rb_snapshot_delete(rb_ctx *ctx, const char *id, int force, cJSON **response)
     const cJSON *t;
     cJSON_ArrayForEach(t, targets)
     {
-        const char *status =
-            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "status"));
+        const char *status = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "status"));
         cJSON *result = NULL;
-        int trc = status && !strcmp(status, "pending")
-                      ? 0
-                      : rb_target_run(ctx, store, t, id, RB_ACTION_DESTROY, 0, NULL, NULL, NULL,
-                                      &result);
+        int trc =
+            status && !strcmp(status, "pending")
+                ? 0
+                : rb_target_run(ctx, store, t, id, RB_ACTION_DESTROY, 0, NULL, NULL, NULL, &result);
         cJSON *e = cJSON_CreateObject();
         cJSON_AddItemToObject(e, "name",
                               cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(t, "name"), 1));

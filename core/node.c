@@ -7,7 +7,7 @@
 
 #include "rb_error.h"
 
-#define J(n) ((cJSON *)(n))
+#define J(n)  ((cJSON *)(n))
 #define CJ(n) ((const cJSON *)(n))
 
 rb_node_type rb_node_type_of(const rb_node *node)

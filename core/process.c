@@ -62,12 +62,11 @@ int rb_process_request(rb_ctx *ctx, const cJSON *req, cJSON **response)
         if (!config)
             return rb_error_set(RB_EINVAL, RB_ERRCLASS_INVALID,
                                 "request: action 'create_snapshot' needs 'config' (an object)");
-        return rb_snapshot_create(ctx, str(req, "snapshot_id"), str(req, "type"), config,
-                                  response);
+        return rb_snapshot_create(ctx, str(req, "snapshot_id"), str(req, "type"), config, response);
     }
     if (!strcmp(action, "execute_rollback")) {
-        static const char *const k[] = {"action",  "snapshot_id",        "validation", "dry_run",
-                                        "force",   "no_safety_snapshot", "restore_to", NULL};
+        static const char *const k[] = {"action", "snapshot_id",        "validation", "dry_run",
+                                        "force",  "no_safety_snapshot", "restore_to", NULL};
         if ((rc = only_keys(req, k)) || (rc = need(req, "snapshot_id")))
             return rc;
         rb_rollback_options o = {0};

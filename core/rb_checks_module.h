@@ -8,8 +8,8 @@
 #include <rbhost/abi.h>
 
 #define RB_CHECKS_MODULE_VERSION 1
-#define RB_CHECKS_MODULE_FILE "rbhost-checks.so"
-#define RB_CHECKS_MODULE_ENTRY "rb_checks_module_entry"
+#define RB_CHECKS_MODULE_FILE    "rbhost-checks.so"
+#define RB_CHECKS_MODULE_ENTRY   "rb_checks_module_entry"
 
 typedef struct rb_checks_module {
     unsigned int version;

@@ -9,8 +9,7 @@
  * registry) and returns in *effective a copy with defaults applied and
  * single strings given for string lists wrapped in a list. Unknown keys,
  * missing required keys and wrong types are refused naming the key. */
-int rb_config_validate(const cJSON *keys, const char *type, const cJSON *config,
-                       cJSON **effective);
+int rb_config_validate(const cJSON *keys, const char *type, const cJSON *config, cJSON **effective);
 /* A copy of `config` fit to be written down: values of keys declared
  * secret replaced by "<redacted>", passwords removed from URLs
  * (scheme://user:pw@host) and from key=value strings (password=...). */

@@ -20,9 +20,9 @@ typedef struct rb_ctx_options {
     const char *store;              /* NULL: $RBHOST_STORE, then the default */
     const char *const *plugin_dirs; /* --plugin-dir, searched first, in order */
     size_t plugin_dir_count;
-    int verbosity;                  /* -1 quiet, 0 default, 1 -v, 2 -vv */
-    int progress;                   /* draw progress on stderr */
-    const char *command;            /* the command line, for lock messages */
+    int verbosity;       /* -1 quiet, 0 default, 1 -v, 2 -vv */
+    int progress;        /* draw progress on stderr */
+    const char *command; /* the command line, for lock messages */
 } rb_ctx_options;
 
 RB_CORE_API int rb_ctx_new(rb_ctx **out, const rb_ctx_options *opts);
@@ -39,14 +39,14 @@ RB_CORE_API int rb_snapshot_create(rb_ctx *ctx, const char *id, const char *type
 RB_CORE_API int rb_snapshot_create_set(rb_ctx *ctx, const char *id, const cJSON *spec,
                                        cJSON **response);
 
-#define RB_ROLLBACK_DRY_RUN 0x1u
+#define RB_ROLLBACK_DRY_RUN   0x1u
 #define RB_ROLLBACK_NO_SAFETY 0x2u
-#define RB_ROLLBACK_FORCE 0x4u
+#define RB_ROLLBACK_FORCE     0x4u
 
 typedef struct rb_rollback_options {
     unsigned int flags;
-    const char *restore_to;   /* --to DIR */
-    const cJSON *validation;  /* {"tests": [...]} or [...], borrowed; may be NULL */
+    const char *restore_to;  /* --to DIR */
+    const cJSON *validation; /* {"tests": [...]} or [...], borrowed; may be NULL */
 } rb_rollback_options;
 
 /* execute-rollback. Returns 0 when completed, RB_EDRIFT when partial

@@ -17,16 +17,16 @@ struct rb_op {
     const char *rollback_id;
     unsigned int flags;
     const char *restore_to;
-    char *scratch_dir;            /* created on first request */
-    cJSON *config;                /* effective config: validated, defaults applied */
-    cJSON *metadata;              /* written by snapshot, read otherwise */
-    const cJSON *previous;        /* previous_metadata, may be NULL */
+    char *scratch_dir;     /* created on first request */
+    cJSON *config;         /* effective config: validated, defaults applied */
+    cJSON *metadata;       /* written by snapshot, read otherwise */
+    const cJSON *previous; /* previous_metadata, may be NULL */
     cJSON *result;
-    cJSON *safety_metadata;       /* only for RESTORE_KEEPS_SAFETY restores */
+    cJSON *safety_metadata; /* only for RESTORE_KEEPS_SAFETY restores */
     rb_store *store;
-    rb_store_txn *txn;            /* non-NULL only while snapshotting */
-    const atomic_int *cancel;     /* set by signals */
-    double deadline;              /* monotonic seconds; 0: none */
+    rb_store_txn *txn;        /* non-NULL only while snapshotting */
+    const atomic_int *cancel; /* set by signals */
+    double deadline;          /* monotonic seconds; 0: none */
     struct rb_progress *progress;
 };
 
@@ -36,6 +36,5 @@ const rb_host_api *rb_host_api_get(void);
 /* Prepares and tears down an op; rb_op_init zeroes it and creates result. */
 void rb_op_init(struct rb_op *op);
 void rb_op_release(struct rb_op *op);
-
 
 #endif

@@ -14,11 +14,11 @@
 
 typedef struct rb_plugin_entry {
     char *path;
-    char *name;          /* NULL when the file failed before its name was known */
+    char *name; /* NULL when the file failed before its name was known */
     char *description;
     char *plugin_version;
     unsigned int struct_version, abi_major, abi_minor, capabilities;
-    cJSON *keys;         /* [{name, type, required, default, description, secret}] */
+    cJSON *keys; /* [{name, type, required, default, description, secret}] */
     int has_plan, has_status, has_destroy;
     /* Why the backend is refused; failed == 0 when it is usable.
      * probe_failed: the refusal comes from the file itself (cacheable). */
@@ -40,9 +40,9 @@ typedef struct rb_plugin_entry {
 typedef struct rb_registry {
     rb_plugin_entry *items;
     size_t count, cap;
-    char **dirs;         /* the search path, in order */
+    char **dirs; /* the search path, in order */
     size_t dir_count;
-    char *cache_path;    /* NULL: no cache */
+    char *cache_path; /* NULL: no cache */
     int cache_dirty;
 } rb_registry;
 

@@ -16,8 +16,8 @@ cJSON *rb_doc_targets(const cJSON *doc);
 /* Snapshots one target into `txn`; *target_doc gets
  * {name, type, created_at, config (redacted), status, metadata}. */
 int rb_target_snapshot(rb_ctx *ctx, rb_store *store, rb_store_txn *txn, const char *snapshot_id,
-                       const char *name, const char *type, const cJSON *config,
-                       unsigned int flags, const char *rollback_id, cJSON **target_doc);
+                       const char *name, const char *type, const cJSON *config, unsigned int flags,
+                       const char *rollback_id, cJSON **target_doc);
 
 typedef enum rb_target_action {
     RB_ACTION_RESTORE,

@@ -113,9 +113,8 @@ static int dry_run(rb_ctx *ctx, rb_store *store, const char *id, const cJSON *ta
 /* Takes the safety snapshot of every target whose backend does not keep
  * the replaced state itself, and records those that do as pending: they
  * fill their entry during restore. */
-static int take_safety(rb_ctx *ctx, rb_store *store, const char *safety_id,
-                       const char *rollback_id, const char *snapshot_id, const cJSON *targets,
-                       cJSON **doc_out)
+static int take_safety(rb_ctx *ctx, rb_store *store, const char *safety_id, const char *rollback_id,
+                       const char *snapshot_id, const cJSON *targets, cJSON **doc_out)
 {
     rb_store_txn *txn;
     int rc = rb_store_txn_begin(store, &txn);
@@ -139,8 +138,8 @@ static int take_safety(rb_ctx *ctx, rb_store *store, const char *safety_id,
             cJSON_AddStringToObject(td, "name", tname(t));
             cJSON_AddStringToObject(td, "type", ttype(t));
             cJSON_AddNumberToObject(td, "created_at", (double)rb_now());
-            cJSON_AddItemToObject(td, "config",
-                                  cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(t, "config"), 1));
+            cJSON_AddItemToObject(
+                td, "config", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(t, "config"), 1));
             cJSON_AddStringToObject(td, "status", "pending");
             cJSON_AddItemToObject(td, "metadata", cJSON_CreateObject());
         } else {
@@ -210,9 +209,9 @@ static void explain_failed_checks(const cJSON *results, const char *rollback_id)
         char *diff_text = diff && !cJSON_IsString(diff) ? cJSON_PrintUnformatted(diff) : NULL;
         if (!why)
             why = diff_text ? diff_text : cJSON_GetStringValue(diff);
-        used += snprintf(msg + used, sizeof msg - (size_t)used, " %s%s%s%s%s;", test ? test : "?",
-                         target ? " of " : "", target ? target : "", why ? ": " : "",
-                         why ? why : "");
+        used +=
+            snprintf(msg + used, sizeof msg - (size_t)used, " %s%s%s%s%s;", test ? test : "?",
+                     target ? " of " : "", target ? target : "", why ? ": " : "", why ? why : "");
         cJSON_free(diff_text);
     }
     rb_error_set(RB_EDRIFT, RB_ERRCLASS_VERIFY, "%s", msg);
@@ -229,8 +228,9 @@ int rb_rollback_execute(rb_ctx *ctx, const char *id, const rb_rollback_options *
         return rc;
     rb_store *store;
     cJSON *doc = NULL, *targets = NULL;
-    rc = rb_ctx_store(ctx, 0, (opts->flags & RB_ROLLBACK_DRY_RUN) ? RB_STORE_LOCK_SHARED
-                                                                   : RB_STORE_LOCK_EXCLUSIVE,
+    rc = rb_ctx_store(ctx, 0,
+                      (opts->flags & RB_ROLLBACK_DRY_RUN) ? RB_STORE_LOCK_SHARED
+                                                          : RB_STORE_LOCK_EXCLUSIVE,
                       &store);
     if (rc == 0)
         rc = rb_store_snapshot_read(store, id, &doc);
@@ -297,8 +297,8 @@ int rb_rollback_execute(rb_ctx *ctx, const char *id, const rb_rollback_options *
     for (int i = n - 1; i >= 0 && failed_rc == 0; i--) {
         t = cJSON_GetArrayItem(targets, i);
         cJSON *safety = safety_doc ? safety_entry(safety_doc, tname(t)) : NULL;
-        rb_safety_slot slot = {
-            safety ? cJSON_GetObjectItemCaseSensitive(safety, "metadata") : NULL, keep_txn};
+        rb_safety_slot slot = {safety ? cJSON_GetObjectItemCaseSensitive(safety, "metadata") : NULL,
+                               keep_txn};
         double s0 = rb_monotonic();
         cJSON *result = NULL;
         int trc = rb_target_run(ctx, store, t, id, RB_ACTION_RESTORE, flags, rollback_id,
@@ -310,7 +310,9 @@ int rb_rollback_execute(rb_ctx *ctx, const char *id, const rb_rollback_options *
             cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(result, "status"));
         int partial_step = trc && rstatus && !strcmp(rstatus, "partial");
         cJSON *d = detail("rollback_execution", tname(t),
-                          !trc ? "success" : partial_step ? "partial" : "failed");
+                          !trc           ? "success"
+                          : partial_step ? "partial"
+                                         : "failed");
         cJSON_AddStringToObject(d, "type", ttype(t));
         const cJSON *method = cJSON_GetObjectItemCaseSensitive(result, "method");
         if (method)
@@ -330,9 +332,9 @@ int rb_rollback_execute(rb_ctx *ctx, const char *id, const rb_rollback_options *
         cJSON_AddStringToObject(et, "type", ttype(t));
         cJSON_AddItemToObject(et, "result", result);
         cJSON_AddItemToArray(exec_targets, et);
-        if (safety && !strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(safety,
-                                                                                    "status")),
-                              "pending"))
+        if (safety &&
+            !strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(safety, "status")),
+                    "pending"))
             cJSON_ReplaceItemInObjectCaseSensitive(
                 safety, "status", cJSON_CreateString(trc && !partial_step ? "failed" : "created"));
         if (partial_step && !step_problem[0]) {
@@ -352,12 +354,14 @@ int rb_rollback_execute(rb_ctx *ctx, const char *id, const rb_rollback_options *
     /* Seed 001 has one execution_result; a set reports each target in it. */
     if (n == 1 && cJSON_GetArraySize(exec_targets) == 1) {
         cJSON_Delete(exec);
-        exec = cJSON_DetachItemFromObjectCaseSensitive(cJSON_GetArrayItem(exec_targets, 0),
-                                                       "result");
+        exec =
+            cJSON_DetachItemFromObjectCaseSensitive(cJSON_GetArrayItem(exec_targets, 0), "result");
         cJSON_Delete(exec_targets);
     } else {
         cJSON_AddStringToObject(exec, "status",
-                                failed_rc ? "failed" : step_problem[0] ? "partial" : "success");
+                                failed_rc         ? "failed"
+                                : step_problem[0] ? "partial"
+                                                  : "success");
         cJSON_AddItemToObject(exec, "targets", exec_targets);
     }
     cJSON_AddItemToObject(rec, "execution_result", exec);
@@ -370,8 +374,8 @@ int rb_rollback_execute(rb_ctx *ctx, const char *id, const rb_rollback_options *
             if (opts->restore_to)
                 break;
             cJSON *result = NULL;
-            int vrc = rb_target_run(ctx, store, t, id, RB_ACTION_VERIFY, 0, rollback_id, NULL,
-                                    NULL, &result);
+            int vrc = rb_target_run(ctx, store, t, id, RB_ACTION_VERIFY, 0, rollback_id, NULL, NULL,
+                                    &result);
             cJSON *v = cJSON_CreateObject();
             cJSON_AddStringToObject(v, "test", "snapshot_state");
             cJSON_AddStringToObject(v, "target", tname(t));
@@ -402,7 +406,9 @@ int rb_rollback_execute(rb_ctx *ctx, const char *id, const rb_rollback_options *
     }
     cJSON *ver = cJSON_AddObjectToObject(rec, "verification_results");
     cJSON_AddStringToObject(ver, "status",
-                            failed_rc ? "skipped" : passed == total ? "success" : "failed");
+                            failed_rc         ? "skipped"
+                            : passed == total ? "success"
+                                              : "failed");
     cJSON_AddNumberToObject(ver, "passed", passed);
     cJSON_AddNumberToObject(ver, "total", total);
     cJSON_AddItemToObject(ver, "results", vres);

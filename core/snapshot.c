@@ -66,15 +66,17 @@ static cJSON *snapshot_response(const cJSON *doc)
             cJSON_AddItemToObject(
                 e, "metadata", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(t, "metadata"), 1));
         }
-        cJSON_AddItemToObject(m, "created_at", cJSON_Duplicate(
-                                                   cJSON_GetObjectItemCaseSensitive(doc, "created_at"), 1));
+        cJSON_AddItemToObject(
+            m, "created_at",
+            cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(doc, "created_at"), 1));
     } else {
         cJSON *m = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(doc, "metadata"), 1);
         if (!m)
             m = cJSON_CreateObject();
         cJSON_DeleteItemFromObjectCaseSensitive(m, "created_at");
-        cJSON_AddItemToObject(m, "created_at", cJSON_Duplicate(
-                                                   cJSON_GetObjectItemCaseSensitive(doc, "created_at"), 1));
+        cJSON_AddItemToObject(
+            m, "created_at",
+            cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(doc, "created_at"), 1));
         cJSON_AddItemToObject(r, "metadata", m);
     }
     const cJSON *store = cJSON_GetObjectItemCaseSensitive(doc, "store");
@@ -160,8 +162,9 @@ int rb_snapshot_create_set(rb_ctx *ctx, const char *id, const cJSON *spec, cJSON
         return rc;
     const cJSON *targets = cJSON_GetObjectItemCaseSensitive(spec, "targets");
     if (!cJSON_IsObject(spec) || !cJSON_IsArray(targets) || cJSON_GetArraySize(targets) == 0)
-        return rb_error_set(RB_EINVAL, RB_ERRCLASS_INVALID,
-                            "spec: expected {\"targets\": [{\"name\", \"type\", \"config\"}, ...]}");
+        return rb_error_set(
+            RB_EINVAL, RB_ERRCLASS_INVALID,
+            "spec: expected {\"targets\": [{\"name\", \"type\", \"config\"}, ...]}");
     const cJSON *m;
     cJSON_ArrayForEach(m, spec) if (strcmp(m->string, "targets")) return rb_error_set(
         RB_EINVAL, RB_ERRCLASS_INVALID, "spec: unknown key '%s' (known: targets)", m->string);

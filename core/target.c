@@ -103,8 +103,8 @@ static void op_prepare(rb_ctx *ctx, struct rb_op *op, const char *label)
 }
 
 int rb_target_snapshot(rb_ctx *ctx, rb_store *store, rb_store_txn *txn, const char *snapshot_id,
-                       const char *name, const char *type, const cJSON *config,
-                       unsigned int flags, const char *rollback_id, cJSON **target_doc)
+                       const char *name, const char *type, const cJSON *config, unsigned int flags,
+                       const char *rollback_id, cJSON **target_doc)
 {
     rb_plugin_entry *e;
     int rc = rb_ctx_backend(ctx, type, &e);
@@ -254,8 +254,7 @@ int rb_target_run(rb_ctx *ctx, rb_store *store, const cJSON *target, const char 
                           "target '%s': backend '%s' cannot restore into another place (--to)",
                           name, type);
     } else {
-        rb_log(RB_LOG_INFO, "%s of %s (%s) from %s", action_name(action), name, type,
-               snapshot_id);
+        rb_log(RB_LOG_INFO, "%s of %s (%s) from %s", action_name(action), name, type, snapshot_id);
         rb_log_set_target(name);
         rb_error_clear();
         rc = fn(e->state, &op);

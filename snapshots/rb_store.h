@@ -39,7 +39,10 @@ int rb_store_id_validate(const char *id, const char *what);
  * Shared for readers, exclusive for writers. When `wait` is 0 and another
  * process holds a conflicting lock, returns RB_ELOCKED with the message
  * "store <dir> is locked by pid N (command)". */
-typedef enum rb_store_lock_mode { RB_STORE_LOCK_SHARED = 1, RB_STORE_LOCK_EXCLUSIVE = 2 } rb_store_lock_mode;
+typedef enum rb_store_lock_mode {
+    RB_STORE_LOCK_SHARED = 1,
+    RB_STORE_LOCK_EXCLUSIVE = 2
+} rb_store_lock_mode;
 int rb_store_lock(rb_store *store, rb_store_lock_mode mode, const char *command, int wait);
 void rb_store_unlock(rb_store *store);
 
@@ -101,16 +104,16 @@ typedef struct rb_store_stats {
     uint64_t snapshots;
     uint64_t records;
     uint64_t blobs;
-    uint64_t stored_bytes; /* on disk, compressed */
+    uint64_t stored_bytes;   /* on disk, compressed */
     uint64_t original_bytes; /* content size before compression and dedup */
 } rb_store_stats;
 int rb_store_stats_get(rb_store *store, rb_store_stats *out);
 
 /* One problem found by rb_store_check. */
 typedef struct rb_store_problem {
-    const char *kind;    /* "missing_blob", "corrupt_blob", "bad_metadata", "bad_index" */
-    const char *object;  /* blob id or snapshot id */
-    const char *snapshot;/* the snapshot that names it, or NULL */
+    const char *kind;     /* "missing_blob", "corrupt_blob", "bad_metadata", "bad_index" */
+    const char *object;   /* blob id or snapshot id */
+    const char *snapshot; /* the snapshot that names it, or NULL */
     const char *detail;
 } rb_store_problem;
 typedef void (*rb_store_problem_fn)(const rb_store_problem *p, void *ctx);

@@ -14,8 +14,7 @@ static char load_error[PATH_MAX + 512];
 static void load(void)
 {
     char path[PATH_MAX];
-    if (rb_paths_under_prefix(RB_MODULE_RELDIR "/" RB_STORE_ARCHIVE_FILE, path, sizeof path) <
-        0) {
+    if (rb_paths_under_prefix(RB_MODULE_RELDIR "/" RB_STORE_ARCHIVE_FILE, path, sizeof path) < 0) {
         snprintf(load_error, sizeof load_error, "cannot locate %s", RB_STORE_ARCHIVE_FILE);
         return;
     }

@@ -7,8 +7,8 @@
 #include "rb_store.h"
 
 #define RB_STORE_ARCHIVE_VERSION 1
-#define RB_STORE_ARCHIVE_FILE "rbhost-archive.so"
-#define RB_STORE_ARCHIVE_ENTRY "rb_store_archive_entry"
+#define RB_STORE_ARCHIVE_FILE    "rbhost-archive.so"
+#define RB_STORE_ARCHIVE_ENTRY   "rb_store_archive_entry"
 
 typedef struct rb_store_archive_module {
     unsigned int version;

@@ -109,8 +109,8 @@ void rb_error_clear(void)
 const char *rb_error_class_name(rb_error_class klass)
 {
     static const char *const names[] = {
-        "none", "nomemory", "os", "invalid", "config", "plugin", "store", "backend",
-        "net", "database", "git", "container", "verify", "lock", "filesystem", "infra",
+        "none", "nomemory", "os",  "invalid",   "config", "plugin", "store",      "backend",
+        "net",  "database", "git", "container", "verify", "lock",   "filesystem", "infra",
     };
     if ((unsigned)klass < sizeof names / sizeof names[0])
         return names[klass];
@@ -120,8 +120,9 @@ const char *rb_error_class_name(rb_error_class klass)
 const char *rb_error_code_name(int code)
 {
     static const char *const names[] = {
-        "ok", "error", "nomem", "invalid", "notfound", "exists", "io", "perm",
-        "locked", "unsupported", "canceled", "timeout", "drift", "conflict", "corrupt", "nospace",
+        "ok",    "error",    "nomem",   "invalid",     "notfound", "exists",
+        "io",    "perm",     "locked",  "unsupported", "canceled", "timeout",
+        "drift", "conflict", "corrupt", "nospace",
     };
     int i = -code;
     if (i >= 0 && (unsigned)i < sizeof names / sizeof names[0])

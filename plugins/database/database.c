@@ -52,8 +52,7 @@ static const rb_db_engine *engine_for(rb_op *op, int from_metadata)
                         host->op_snapshot_id(op), name ? name : "");
         return NULL;
     }
-    const char *cs =
-        host->node_string(host->node_get(host->config(op), "connection_string"));
+    const char *cs = host->node_string(host->node_get(host->config(op), "connection_string"));
     for (size_t i = 0; cs && i < sizeof engines / sizeof engines[0]; i++)
         if (engines[i]->accepts(cs))
             return engines[i];
@@ -74,12 +73,12 @@ static int db_snapshot(void *state, rb_op *op)
     return e->snapshot(host, op);
 }
 
-#define DISPATCH(fn)                                                                           \
-    static int db_##fn(void *state, rb_op *op)                                                 \
-    {                                                                                          \
-        (void)state;                                                                           \
-        const rb_db_engine *e = engine_for(op, 1);                                             \
-        return e ? e->fn(host, op) : RB_ECORRUPT;                                              \
+#define DISPATCH(fn)                                                                               \
+    static int db_##fn(void *state, rb_op *op)                                                     \
+    {                                                                                              \
+        (void)state;                                                                               \
+        const rb_db_engine *e = engine_for(op, 1);                                                 \
+        return e ? e->fn(host, op) : RB_ECORRUPT;                                                  \
     }
 DISPATCH(restore)
 DISPATCH(verify)

@@ -44,13 +44,13 @@ static void git_fini(void *state)
         git_libgit2_shutdown();
 }
 
-#define RB_GIT_LAZY(fn)                                                                        \
-    static int lazy_##fn(void *state, rb_op *op)                                               \
-    {                                                                                          \
-        pthread_once(&libgit2_once, libgit2_start);                                            \
-        if (!libgit2_ready)                                                                    \
-            return rb_git_fail(RB_ERROR, "libgit2 failed to initialise");                      \
-        return fn(state, op);                                                                  \
+#define RB_GIT_LAZY(fn)                                                                            \
+    static int lazy_##fn(void *state, rb_op *op)                                                   \
+    {                                                                                              \
+        pthread_once(&libgit2_once, libgit2_start);                                                \
+        if (!libgit2_ready)                                                                        \
+            return rb_git_fail(RB_ERROR, "libgit2 failed to initialise");                          \
+        return fn(state, op);                                                                      \
     }
 RB_GIT_LAZY(rb_git_snapshot)
 RB_GIT_LAZY(rb_git_restore)

@@ -65,8 +65,8 @@ Test(cli, unknown_type)
 
 Test(cli, unknown_and_missing_config_keys)
 {
-    char *args = rbt_fmt("create-snapshot --id a --type hello --config '{\"path\":\"%s\",\"colour\":1}'",
-                         file);
+    char *args = rbt_fmt(
+        "create-snapshot --id a --type hello --config '{\"path\":\"%s\",\"colour\":1}'", file);
     expect(hb(args), 3, "unknown config key 'colour' for type 'hello' (known keys: path)");
     free(args);
     expect(hb("create-snapshot --id a --type hello --config '{}'"), 3,
@@ -102,7 +102,8 @@ Test(cli, bad_ids_are_refused_before_any_file_is_touched)
 
 Test(cli, missing_snapshot)
 {
-    char *args = rbt_fmt("create-snapshot --id one --type hello --config '{\"path\":\"%s\"}'", file);
+    char *args =
+        rbt_fmt("create-snapshot --id one --type hello --config '{\"path\":\"%s\"}'", file);
     rbt_run r = hb(args);
     cr_assert_eq(r.code, 0, "%s", r.err);
     rbt_run_free(&r);
@@ -114,7 +115,8 @@ Test(cli, missing_snapshot)
 
 Test(cli, duplicate_id_is_refused_and_the_first_kept)
 {
-    char *args = rbt_fmt("create-snapshot --id one --type hello --config '{\"path\":\"%s\"}'", file);
+    char *args =
+        rbt_fmt("create-snapshot --id one --type hello --config '{\"path\":\"%s\"}'", file);
     rbt_run r = hb(args);
     cr_assert_eq(r.code, 0, "%s", r.err);
     rbt_run_free(&r);
@@ -129,8 +131,9 @@ Test(cli, usage_errors_and_help)
     expect(rbt_rbhost(store, "create-snapshot --type hello"), 2, "needs --id");
     expect(rbt_rbhost(store, "verify"), 2, "needs --id");
     const char *cmds[] = {"create-snapshot", "execute-rollback", "verify", "delete-snapshot",
-                          "list-snapshots", "history", "status", "plugins", "check", "export",
-                          "import", "process", "show-snapshot"};
+                          "list-snapshots",  "history",          "status", "plugins",
+                          "check",           "export",           "import", "process",
+                          "show-snapshot"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         rbt_run r = rbt_rbhost(store, "%s --help", cmds[i]);
         cr_assert_eq(r.code, 0, "%s --help: %d", cmds[i], r.code);
@@ -158,7 +161,8 @@ Test(cli, json_failure_is_one_document_on_stdout)
 
 Test(cli, a_locked_store_names_the_holder)
 {
-    char *args = rbt_fmt("create-snapshot --id one --type hello --config '{\"path\":\"%s\"}'", file);
+    char *args =
+        rbt_fmt("create-snapshot --id one --type hello --config '{\"path\":\"%s\"}'", file);
     rbt_run r = hb(args);
     cr_assert_eq(r.code, 0, "%s", r.err);
     rbt_run_free(&r);
@@ -220,13 +224,14 @@ Test(cli, a_corrupt_blob_is_found_by_check)
 Test(cli, hostile_archives_are_refused)
 {
     char *dir = rbt_fmt("%s/evil", tmp);
-    rbt_run r = rbt_sh("mkdir -p '%s/x' && cd '%s/x' && echo pwned > ../escape && "
-                       "tar -cPf '%s/dotdot.tar' ../escape && zstd -q '%s/dotdot.tar' -o "
-                       "'%s/dotdot.tar.zst' && "
-                       "tar -cPf '%s/abs.tar' '%s/escape' && zstd -q '%s/abs.tar' -o '%s/abs.tar.zst' && "
-                       "ln -s /etc/passwd '%s/link' && tar -C '%s' -cf '%s/link.tar' link && "
-                       "zstd -q '%s/link.tar' -o '%s/link.tar.zst'",
-                       dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir);
+    rbt_run r =
+        rbt_sh("mkdir -p '%s/x' && cd '%s/x' && echo pwned > ../escape && "
+               "tar -cPf '%s/dotdot.tar' ../escape && zstd -q '%s/dotdot.tar' -o "
+               "'%s/dotdot.tar.zst' && "
+               "tar -cPf '%s/abs.tar' '%s/escape' && zstd -q '%s/abs.tar' -o '%s/abs.tar.zst' && "
+               "ln -s /etc/passwd '%s/link' && tar -C '%s' -cf '%s/link.tar' link && "
+               "zstd -q '%s/link.tar' -o '%s/link.tar.zst'",
+               dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir);
     cr_assert_eq(r.code, 0, "%s", r.err);
     rbt_run_free(&r);
     const char *names[] = {"dotdot", "abs", "link"};

@@ -36,8 +36,8 @@ static const cJSON *entry_for(const cJSON *doc, const char *file)
     return NULL;
 }
 
-static void expect_refused(const cJSON *doc, const char *file, const char *klass,
-                           const char *code, const char *message_part)
+static void expect_refused(const cJSON *doc, const char *file, const char *klass, const char *code,
+                           const char *message_part)
 {
     const cJSON *e = entry_for(doc, file);
     cr_assert_not_null(e, "%s not listed", file);
@@ -54,7 +54,8 @@ static void expect_refused(const cJSON *doc, const char *file, const char *klass
 
 Test(loader, every_refusal_has_its_class_and_message)
 {
-    rbt_run r = rbt_rbhost(tmp, "--plugin-dir '%s' --json plugins --load", rbt_fixture_plugin_dir());
+    rbt_run r =
+        rbt_rbhost(tmp, "--plugin-dir '%s' --json plugins --load", rbt_fixture_plugin_dir());
     cr_assert_eq(r.code, 0, "%s", r.err);
     cJSON *doc = rbt_json(r.out);
     expect_refused(doc, "abi0.so", "plugin", "unsupported",
@@ -91,21 +92,24 @@ Test(loader, broken_backends_do_not_stop_the_others)
     char *file = rbt_fmt("%s/keep.txt", tmp);
     char *store = rbt_fmt("%s/store", tmp);
     rbt_spit(file, "kept\n");
-    rbt_run r = rbt_rbhost(store, "--plugin-dir '%s' create-snapshot --id s1 --type hello "
-                                  "--config '{\"path\":\"%s\"}'",
+    rbt_run r = rbt_rbhost(store,
+                           "--plugin-dir '%s' create-snapshot --id s1 --type hello "
+                           "--config '{\"path\":\"%s\"}'",
                            rbt_fixture_plugin_dir(), file);
     cr_assert_eq(r.code, 0, "%s", r.err);
     rbt_run_free(&r);
-    r = rbt_rbhost(store, "--plugin-dir '%s' create-snapshot --id s2 --type fixture_initfail "
-                          "--config '{}'",
+    r = rbt_rbhost(store,
+                   "--plugin-dir '%s' create-snapshot --id s2 --type fixture_initfail "
+                   "--config '{}'",
                    rbt_fixture_plugin_dir());
     /* The exit code follows the backend's own error code (not found). */
     cr_assert_eq(r.code, 4, "%d %s", r.code, r.err);
     cr_assert(strstr(r.err, "init of backend 'fixture_initfail' failed: fixture cannot start"),
               "%s", r.err);
     rbt_run_free(&r);
-    r = rbt_rbhost(store, "--plugin-dir '%s' create-snapshot --id s3 --type fixture_abi0 "
-                          "--config '{}'",
+    r = rbt_rbhost(store,
+                   "--plugin-dir '%s' create-snapshot --id s3 --type fixture_abi0 "
+                   "--config '{}'",
                    rbt_fixture_plugin_dir());
     /* A descriptor of another ABI cannot even be trusted for its name. */
     cr_assert_eq(r.code, 4, "%d %s", r.code, r.err);
@@ -119,7 +123,8 @@ Test(loader, broken_backends_do_not_stop_the_others)
 static char *copy_hello(const char *dir)
 {
     char *dst = rbt_fmt("%s/hello.so", dir);
-    rbt_run r = rbt_sh("mkdir -p '%s' && cp '%s/hello.so' '%s'", dir, rbt_fixture_plugin_dir(), dst);
+    rbt_run r =
+        rbt_sh("mkdir -p '%s' && cp '%s/hello.so' '%s'", dir, rbt_fixture_plugin_dir(), dst);
     cr_assert_eq(r.code, 0);
     rbt_run_free(&r);
     return dst;
@@ -173,7 +178,8 @@ Test(loader, plugin_dir_comes_before_the_environment)
         if (!strcmp(path, b)) {
             const char *msg = cJSON_GetStringValue(
                 cJSON_GetObjectItem(cJSON_GetObjectItem(p, "error"), "message"));
-            dup_second = strstr(msg, a) && strstr(msg, b) && strstr(msg, "duplicate backend 'hello'");
+            dup_second =
+                strstr(msg, a) && strstr(msg, b) && strstr(msg, "duplicate backend 'hello'");
         }
     }
     cr_assert(ok_first && dup_second, "%s", r.out);
@@ -202,7 +208,8 @@ Test(loader, a_replaced_file_is_probed_again_not_taken_from_the_cache)
     char *text = rbt_slurp(cached);
     cr_assert(text && strstr(text, "\"hello\""), "the cache was not written");
     free(text);
-    r = rbt_sh("cp '%s/abi0.so' '%s.new' && mv '%s.new' '%s'", rbt_fixture_plugin_dir(), so, so, so);
+    r = rbt_sh("cp '%s/abi0.so' '%s.new' && mv '%s.new' '%s'", rbt_fixture_plugin_dir(), so, so,
+               so);
     cr_assert_eq(r.code, 0);
     rbt_run_free(&r);
     r = rbt_sh("RBHOST_CACHE_DIR='%s' '%s' --store '%s' --plugin-dir '%s' --json plugins", cache,
@@ -218,8 +225,9 @@ Test(loader, a_replaced_file_is_probed_again_not_taken_from_the_cache)
 Test(loader, a_backend_that_crashes_in_snapshot_leaves_no_snapshot)
 {
     char *store = rbt_fmt("%s/store", tmp);
-    rbt_run r = rbt_rbhost(store, "--plugin-dir '%s' create-snapshot --id crashed --type "
-                                  "fixture_crash --config '{}'",
+    rbt_run r = rbt_rbhost(store,
+                           "--plugin-dir '%s' create-snapshot --id crashed --type "
+                           "fixture_crash --config '{}'",
                            rbt_fixture_plugin_dir());
     cr_assert_neq(r.code, 0);
     rbt_run_free(&r);
@@ -235,8 +243,9 @@ Test(loader, a_backend_that_crashes_in_snapshot_leaves_no_snapshot)
     /* The id is free again: nothing half-made holds it. */
     char *file = rbt_fmt("%s/f", tmp);
     rbt_spit(file, "x");
-    r = rbt_rbhost(store, "--plugin-dir '%s' create-snapshot --id crashed --type hello --config "
-                          "'{\"path\":\"%s\"}'",
+    r = rbt_rbhost(store,
+                   "--plugin-dir '%s' create-snapshot --id crashed --type hello --config "
+                   "'{\"path\":\"%s\"}'",
                    rbt_fixture_plugin_dir(), file);
     cr_assert_eq(r.code, 0, "%s", r.err);
     rbt_run_free(&r);
@@ -246,14 +255,15 @@ Test(loader, a_backend_that_crashes_in_snapshot_leaves_no_snapshot)
 
 Test(loader, every_built_backend_exports_only_its_entry_symbol)
 {
-    rbt_run r = rbt_sh("cd \"$(dirname '%s')/../lib\"* 2>/dev/null; "
-                       "for so in $(find \"$(dirname '%s')/..\" -path '*/rbhost/plugins/*.so'); do "
-                       "  syms=$(nm -D --defined-only \"$so\" | awk '{print $3}' | grep -v '^$' "
-                       "         | sort -u | tr '\\n' ' '); "
-                       "  [ \"$syms\" = 'rbhost_plugin_entry ' ] || { echo \"$so: $syms\"; exit 1; }; "
-                       "  n=$((n+1)); "
-                       "done; echo \"checked ${n:-0}\"",
-                       rbt_rbhost_bin(), rbt_rbhost_bin());
+    rbt_run r =
+        rbt_sh("cd \"$(dirname '%s')/../lib\"* 2>/dev/null; "
+               "for so in $(find \"$(dirname '%s')/..\" -path '*/rbhost/plugins/*.so'); do "
+               "  syms=$(nm -D --defined-only \"$so\" | awk '{print $3}' | grep -v '^$' "
+               "         | sort -u | tr '\\n' ' '); "
+               "  [ \"$syms\" = 'rbhost_plugin_entry ' ] || { echo \"$so: $syms\"; exit 1; }; "
+               "  n=$((n+1)); "
+               "done; echo \"checked ${n:-0}\"",
+               rbt_rbhost_bin(), rbt_rbhost_bin());
     cr_assert_eq(r.code, 0, "%s%s", r.out, r.err);
     cr_assert(strncmp(r.out, "checked 0", 9) != 0, "no backend found to check");
     rbt_run_free(&r);

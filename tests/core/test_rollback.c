@@ -143,7 +143,8 @@ Test(rollback, dry_run_changes_nothing_and_says_what_would)
     cr_assert_eq(r.code, 0, "%s", r.err);
     cJSON *doc = rbt_json(r.out);
     cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(doc, "dry_run")));
-    const cJSON *plan = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "targets"), 0), "plan");
+    const cJSON *plan =
+        cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "targets"), 0), "plan");
     const cJSON *change = cJSON_GetArrayItem(cJSON_GetObjectItem(plan, "changes"), 0);
     cr_assert_str_eq(s(change, "action"), "rewrite");
     cr_assert_str_eq(s(change, "item"), file);
@@ -157,7 +158,8 @@ Test(rollback, dry_run_changes_nothing_and_says_what_would)
     rbt_run_free(&r);
     r = HB("--json list-snapshots");
     doc = rbt_json(r.out);
-    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(doc, "snapshots")), 1, "no safety snapshot");
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(doc, "snapshots")), 1,
+                 "no safety snapshot");
     cJSON_Delete(doc);
     rbt_run_free(&r);
 }
@@ -225,11 +227,13 @@ Test(rollback, unknown_validation_tests_are_refused_before_anything_changes)
 {
     snapshot("s1");
     rbt_spit(file, "changed\n");
-    rbt_run r = HB("execute-rollback --id s1 --yes --validation '{\"tests\":[{\"type\":\"telepathy\"}]}'");
+    rbt_run r =
+        HB("execute-rollback --id s1 --yes --validation '{\"tests\":[{\"type\":\"telepathy\"}]}'");
     cr_assert_eq(r.code, 3, "%s", r.err);
     cr_assert(strstr(r.err, "unknown test type 'telepathy'"), "%s", r.err);
     rbt_run_free(&r);
-    r = HB("execute-rollback --id s1 --yes --validation '{\"tests\":[{\"type\":\"file_exists\"}]}'");
+    r = HB(
+        "execute-rollback --id s1 --yes --validation '{\"tests\":[{\"type\":\"file_exists\"}]}'");
     cr_assert_eq(r.code, 3, "%s", r.err);
     cr_assert(strstr(r.err, "needs 'path'"), "%s", r.err);
     rbt_run_free(&r);
@@ -281,17 +285,19 @@ Test(rollback, service_status_and_health_check)
     usleep(300000);
     cJSON *rec = rollback_json(
         0, "--validation '{\"tests\":[{\"type\":\"service_status\",\"services\":[\"busybox\"]},"
-           "{\"type\":\"health_check\",\"url\":\"http://127.0.0.1:18431/health\",\"expected_status\":200}]}'");
+           "{\"type\":\"health_check\",\"url\":\"http://127.0.0.1:18431/"
+           "health\",\"expected_status\":200}]}'");
     cJSON_Delete(rec);
     rec = rollback_json(
-        1, "--validation '{\"tests\":[{\"type\":\"health_check\",\"url\":\"http://127.0.0.1:18431/missing\"},"
+        1, "--validation "
+           "'{\"tests\":[{\"type\":\"health_check\",\"url\":\"http://127.0.0.1:18431/missing\"},"
            "{\"type\":\"service_status\",\"services\":[\"no-such-daemon\"]}]}'");
     const cJSON *results =
         cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "verification_results"), "results");
     cr_assert_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(results, 1), "actual")->valueint, 404);
-    cr_assert_str_eq(s(cJSON_GetObjectItem(cJSON_GetArrayItem(results, 2), "services"),
-                       "no-such-daemon"),
-                     "inactive");
+    cr_assert_str_eq(
+        s(cJSON_GetObjectItem(cJSON_GetArrayItem(results, 2), "services"), "no-such-daemon"),
+        "inactive");
     cJSON_Delete(rec);
     kill(pid, SIGTERM);
     free(www);
@@ -302,9 +308,10 @@ Test(rollback, a_set_of_targets_goes_back_together)
     char *other = rbt_fmt("%s/other.conf", tmp);
     rbt_spit(other, "b=1\n");
     char *spec = rbt_fmt("%s/spec.json", tmp);
-    char *text = rbt_fmt("{\"targets\":[{\"name\":\"app\",\"type\":\"hello\",\"config\":{\"path\":\"%s\"}},"
-                         "{\"name\":\"other\",\"type\":\"hello\",\"config\":{\"path\":\"%s\"}}]}",
-                         file, other);
+    char *text =
+        rbt_fmt("{\"targets\":[{\"name\":\"app\",\"type\":\"hello\",\"config\":{\"path\":\"%s\"}},"
+                "{\"name\":\"other\",\"type\":\"hello\",\"config\":{\"path\":\"%s\"}}]}",
+                file, other);
     rbt_spit(spec, text);
     rbt_run r = HB("--json create-snapshot --id set1 --spec @%s", spec);
     cr_assert_eq(r.code, 0, "%s", r.err);
@@ -361,7 +368,8 @@ Test(rollback, process_speaks_the_seed_protocol)
     cr_assert_str_eq(s(doc, "status"), "success");
     cr_assert_str_eq(s(doc, "snapshot_id"), "p1");
     cr_assert_str_eq(s(doc, "type"), "hello");
-    cr_assert(cJSON_IsNumber(cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "metadata"), "created_at")));
+    cr_assert(
+        cJSON_IsNumber(cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "metadata"), "created_at")));
     cJSON_Delete(doc);
     rbt_run_free(&r);
     free(req);

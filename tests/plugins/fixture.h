@@ -13,10 +13,22 @@ int fixture_snapshot(void *state, rb_op *op);
 int fixture_restore(void *state, rb_op *op);
 int fixture_verify(void *state, rb_op *op);
 
-#define FIXTURE_DESCRIPTOR(var, name, version, abi)                                            \
-    static const rollback_plugin var = {                                                       \
-        (version), (abi), 0, (name), "test fixture", "0.0.1", 0, fixture_keys,                 \
-        fixture_init, fixture_fini, fixture_snapshot, fixture_restore, fixture_verify,         \
-        NULL, NULL, NULL}
+#define FIXTURE_DESCRIPTOR(var, name, version, abi)                                                \
+    static const rollback_plugin var = {(version),                                                 \
+                                        (abi),                                                     \
+                                        0,                                                         \
+                                        (name),                                                    \
+                                        "test fixture",                                            \
+                                        "0.0.1",                                                   \
+                                        0,                                                         \
+                                        fixture_keys,                                              \
+                                        fixture_init,                                              \
+                                        fixture_fini,                                              \
+                                        fixture_snapshot,                                          \
+                                        fixture_restore,                                           \
+                                        fixture_verify,                                            \
+                                        NULL,                                                      \
+                                        NULL,                                                      \
+                                        NULL}
 
 #endif

@@ -26,7 +26,8 @@ void fixture_fini(void *state)
 int fixture_snapshot(void *state, rb_op *op)
 {
     (void)state;
-    const char *v = fixture_host->node_string(fixture_host->node_get(fixture_host->config(op), "value"));
+    const char *v =
+        fixture_host->node_string(fixture_host->node_get(fixture_host->config(op), "value"));
     fixture_host->node_add_int(fixture_host->metadata(op), "length", v ? (int64_t)strlen(v) : 0);
     return 0;
 }

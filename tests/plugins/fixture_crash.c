@@ -21,7 +21,18 @@ static int crashing_snapshot(void *state, rb_op *op)
     return 0;
 }
 
-static const rollback_plugin d = {
-    RB_PLUGIN_HEADER, "fixture_crash", "test fixture", "0.0.1", 0, fixture_keys, fixture_init,
-    fixture_fini, crashing_snapshot, fixture_restore, fixture_verify, NULL, NULL, NULL};
+static const rollback_plugin d = {RB_PLUGIN_HEADER,
+                                  "fixture_crash",
+                                  "test fixture",
+                                  "0.0.1",
+                                  0,
+                                  fixture_keys,
+                                  fixture_init,
+                                  fixture_fini,
+                                  crashing_snapshot,
+                                  fixture_restore,
+                                  fixture_verify,
+                                  NULL,
+                                  NULL,
+                                  NULL};
 RB_PLUGIN_DEFINE(d)

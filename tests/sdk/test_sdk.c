@@ -91,8 +91,8 @@ Test(sdk, installed_backends_are_found_without_flags)
     const cJSON *types = cJSON_GetObjectItem(doc, "supported_types");
     int found = 0;
     const cJSON *t;
-    cJSON_ArrayForEach(t, types) found += !strcmp(t->valuestring, "file_system") ||
-                                          !strcmp(t->valuestring, "git_commit");
+    cJSON_ArrayForEach(t, types) found +=
+        !strcmp(t->valuestring, "file_system") || !strcmp(t->valuestring, "git_commit");
     cr_assert_eq(found, 2, "%s", r.out);
     cJSON_Delete(doc);
     rbt_run_free(&r);

@@ -187,7 +187,9 @@ const char *rbt_server_env(const char *name)
         return v;
     const char *req = getenv("RBT_REQUIRE_SERVERS");
     if (req && !strcmp(req, "1"))
-        cr_assert_fail("%s is not set: the test servers were not started (tools/dev/test.sh starts them)", name);
+        cr_assert_fail(
+            "%s is not set: the test servers were not started (tools/dev/test.sh starts them)",
+            name);
     cr_skip_test("%s is not set: start the test servers with tools/dev/test.sh", name);
     return NULL;
 }

@@ -65,9 +65,8 @@ int rb_cli_json_arg(const char *arg, const char *what, cJSON **out)
     cJSON *j = cJSON_ParseWithOpts(src, &end, 1);
     if (!j) {
         size_t off = end ? (size_t)(end - src) : 0;
-        int rc = rb_error_set(RB_EINVAL, RB_ERRCLASS_INVALID,
-                              "%s: malformed JSON at byte %zu%s%s", what, off,
-                              arg[0] == '@' ? " of " : "", arg[0] == '@' ? arg + 1 : "");
+        int rc = rb_error_set(RB_EINVAL, RB_ERRCLASS_INVALID, "%s: malformed JSON at byte %zu%s%s",
+                              what, off, arg[0] == '@' ? " of " : "", arg[0] == '@' ? arg + 1 : "");
         free(text);
         return rc;
     }

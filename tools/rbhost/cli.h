@@ -10,7 +10,7 @@
 /* Exit codes: stable, documented in rbhost(1). */
 enum {
     RB_EXIT_OK = 0,
-    RB_EXIT_DRIFT = 1,    /* verify: drift; execute-rollback: partial */
+    RB_EXIT_DRIFT = 1, /* verify: drift; execute-rollback: partial */
     RB_EXIT_USAGE = 2,
     RB_EXIT_INVALID = 3,  /* bad JSON, unknown type or key, bad id, exists */
     RB_EXIT_NOTFOUND = 4, /* snapshot, backend or file missing */

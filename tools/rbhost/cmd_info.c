@@ -78,8 +78,7 @@ static void print_history(const cJSON *r)
         printf("no rollbacks\n");
         return;
     }
-    printf("%-32s %-32s %-19s %-10s %s\n", "ROLLBACK", "SNAPSHOT", "STARTED", "STATUS",
-           "DURATION");
+    printf("%-32s %-32s %-19s %-10s %s\n", "ROLLBACK", "SNAPSHOT", "STARTED", "STATUS", "DURATION");
     const cJSON *e;
     cJSON_ArrayForEach(e, list)
     {
@@ -148,9 +147,9 @@ static void print_plugins_keys(const cJSON *r)
 int rb_cmd_plugins(rb_cli *cli, int argc, char **argv)
 {
     static const struct option opts[] = {{"load", no_argument, 0, 'l'},
-                                          {"keys", no_argument, 0, 'k'},
-                                          {"help", no_argument, 0, 'h'},
-                                          {0, 0, 0, 0}};
+                                         {"keys", no_argument, 0, 'k'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     int load = 0, keys = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -174,7 +173,8 @@ static void print_status(const cJSON *r)
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(r, "store");
     printf("rbhost %s (plugin ABI %s)\n", s(r, "version"), s(r, "abi"));
     printf("store: %s%s\n", s(st, "location"),
-           cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(st, "exists")) ? "" : " (not created yet)");
+           cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(st, "exists")) ? ""
+                                                                        : " (not created yet)");
     printf("  %.0f snapshots, %.0f rollbacks, %.0f blobs, %.0f bytes stored for %.0f bytes of "
            "content\n",
            n(st, "snapshots"), n(st, "rollbacks"), n(st, "blobs"), n(st, "stored_bytes"),

@@ -68,8 +68,7 @@ static void print_rollback(const cJSON *r)
     cJSON_ArrayForEach(res, cJSON_GetObjectItemCaseSensitive(v, "results"))
     {
         printf("  check %-16s %-16s %s\n", s(res, "test"), s(res, "target"),
-               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "passed")) ? "passed"
-                                                                             : "FAILED");
+               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "passed")) ? "passed" : "FAILED");
     }
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(v, "passed");
     const cJSON *tt = cJSON_GetObjectItemCaseSensitive(v, "total");
@@ -93,14 +92,14 @@ static int confirm(const char *id)
 int rb_cmd_execute_rollback(rb_cli *cli, int argc, char **argv)
 {
     static const struct option opts[] = {{"id", required_argument, 0, 'i'},
-                                          {"dry-run", no_argument, 0, 'n'},
-                                          {"validation", required_argument, 0, 'V'},
-                                          {"no-safety-snapshot", no_argument, 0, 'S'},
-                                          {"yes", no_argument, 0, 'y'},
-                                          {"force", no_argument, 0, 'f'},
-                                          {"to", required_argument, 0, 't'},
-                                          {"help", no_argument, 0, 'h'},
-                                          {0, 0, 0, 0}};
+                                         {"dry-run", no_argument, 0, 'n'},
+                                         {"validation", required_argument, 0, 'V'},
+                                         {"no-safety-snapshot", no_argument, 0, 'S'},
+                                         {"yes", no_argument, 0, 'y'},
+                                         {"force", no_argument, 0, 'f'},
+                                         {"to", required_argument, 0, 't'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     const char *id = NULL, *validation = NULL;
     rb_rollback_options o = {0};
     int yes = 0, c;

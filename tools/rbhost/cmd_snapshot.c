@@ -22,12 +22,10 @@ static void print_created(const cJSON *r)
 
 int rb_cmd_create_snapshot(rb_cli *cli, int argc, char **argv)
 {
-    static const struct option opts[] = {{"id", required_argument, 0, 'i'},
-                                          {"type", required_argument, 0, 't'},
-                                          {"config", required_argument, 0, 'c'},
-                                          {"spec", required_argument, 0, 's'},
-                                          {"help", no_argument, 0, 'h'},
-                                          {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"id", required_argument, 0, 'i'},     {"type", required_argument, 0, 't'},
+        {"config", required_argument, 0, 'c'}, {"spec", required_argument, 0, 's'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     const char *id = NULL, *type = NULL, *config = NULL, *spec = NULL;
     int c;
     optind = 1;
@@ -92,9 +90,9 @@ static void print_deleted(const cJSON *r)
 static int id_command(int argc, char **argv, const char *name, int *force, const char **id)
 {
     static const struct option opts[] = {{"id", required_argument, 0, 'i'},
-                                          {"force", no_argument, 0, 'f'},
-                                          {"help", no_argument, 0, 'h'},
-                                          {0, 0, 0, 0}};
+                                         {"force", no_argument, 0, 'f'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     int c;
     optind = 1;
     *id = NULL;

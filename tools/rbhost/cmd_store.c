@@ -51,9 +51,9 @@ static void print_archive(const cJSON *r)
 int rb_cmd_export(rb_cli *cli, int argc, char **argv)
 {
     static const struct option opts[] = {{"id", required_argument, 0, 'i'},
-                                          {"output", required_argument, 0, 'o'},
-                                          {"help", no_argument, 0, 'h'},
-                                          {0, 0, 0, 0}};
+                                         {"output", required_argument, 0, 'o'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     const char *id = NULL, *out = NULL;
     int c;
     optind = 1;

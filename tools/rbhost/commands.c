@@ -18,7 +18,8 @@ const rb_command rb_commands[] = {
      "  --spec FILE      several targets: a file, @FILE, or inline JSON\n"},
     {"execute-rollback", "bring every target of a snapshot back, then verify",
      rb_cmd_execute_rollback,
-     "usage: rbhost [global options] execute-rollback --id ID [--dry-run] [--validation JSON|@FILE]\n"
+     "usage: rbhost [global options] execute-rollback --id ID [--dry-run] [--validation "
+     "JSON|@FILE]\n"
      "                                [--no-safety-snapshot] [--yes] [--force] [--to DIR]\n"
      "\n"
      "Takes a safety snapshot of the current state (pre-rollback-<rollback id>), restores\n"

@@ -65,14 +65,11 @@ static char *join_args(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"store", required_argument, 0, 's'},
-                                          {"plugin-dir", required_argument, 0, 'p'},
-                                          {"json", no_argument, 0, 'j'},
-                                          {"quiet", no_argument, 0, 'q'},
-                                          {"verbose", no_argument, 0, 'v'},
-                                          {"help", no_argument, 0, 'h'},
-                                          {"version", no_argument, 0, 'V'},
-                                          {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"store", required_argument, 0, 's'}, {"plugin-dir", required_argument, 0, 'p'},
+        {"json", no_argument, 0, 'j'},        {"quiet", no_argument, 0, 'q'},
+        {"verbose", no_argument, 0, 'v'},     {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},     {0, 0, 0, 0}};
     rb_cli cli = {0};
     const char **dirs = calloc((size_t)argc + 1, sizeof *dirs);
     if (!dirs)

@@ -131,8 +131,8 @@ static int hello_restore(void *state, rb_op *op)
                                strerror(errno));
     const char *id = host->node_string(host->node_get(meta, "blob"));
     int rc = host->blob_get_fd(op, id, fd);
-    if (rc == 0 && (fchmod(fd, (mode_t)host->node_int(host->node_get(meta, "mode"))) < 0 ||
-                    fsync(fd) < 0))
+    if (rc == 0 &&
+        (fchmod(fd, (mode_t)host->node_int(host->node_get(meta, "mode"))) < 0 || fsync(fd) < 0))
         rc = host->error_set(RB_EIO, RB_ERRCLASS_FILESYSTEM, "cannot write %s: %s", tmp,
                              strerror(errno));
     close(fd);
@@ -157,7 +157,8 @@ static int hello_verify(void *state, rb_op *op)
     const char *diff = NULL;
     if (exists != live)
         diff = exists ? "the file is missing" : "the file exists but did not";
-    else if (exists && (int64_t)(st.st_mode & 07777) != host->node_int(host->node_get(meta, "mode")))
+    else if (exists &&
+             (int64_t)(st.st_mode & 07777) != host->node_int(host->node_get(meta, "mode")))
         diff = "the mode differs";
     else if (exists && !same_content(op, path, host->node_string(host->node_get(meta, "blob")),
                                      host->node_int(host->node_get(meta, "size"))))
@@ -178,12 +179,13 @@ static int hello_plan(void *state, rb_op *op)
         return rc;
     const rb_node *meta = host->metadata(op);
     rb_node *result = host->result(op);
-    host->node_add_string(result, "summary", rc ? "1 file would be rewritten" : "nothing to change");
+    host->node_add_string(result, "summary",
+                          rc ? "1 file would be rewritten" : "nothing to change");
     rb_node *changes = host->node_add_array(result, "changes");
     if (rc) {
         rb_node *c = host->node_add_object(changes, NULL);
-        host->node_add_string(c, "action",
-                              host->node_bool(host->node_get(meta, "exists")) ? "rewrite" : "remove");
+        host->node_add_string(
+            c, "action", host->node_bool(host->node_get(meta, "exists")) ? "rewrite" : "remove");
         host->node_add_string(c, "item", host->node_string(host->node_get(meta, "path")));
     }
     return 0;

@@ -22,8 +22,8 @@ typedef enum rb_key_type {
 } rb_key_type;
 
 typedef struct rb_config_key {
-    unsigned int version;     /* RB_CONFIG_KEY_VERSION */
-    const char *name;         /* NULL ends the table */
+    unsigned int version; /* RB_CONFIG_KEY_VERSION */
+    const char *name;     /* NULL ends the table */
     rb_key_type type;
     int required;             /* non-zero: the key must be present */
     const char *default_json; /* JSON text of the default, or NULL for none */
@@ -31,10 +31,17 @@ typedef struct rb_config_key {
     int secret;               /* non-zero: the host never prints the value */
 } rb_config_key;
 
-#define RB_CONFIG_KEY(name, type, required, default_json, description)                         \
-    { RB_CONFIG_KEY_VERSION, (name), (type), (required), (default_json), (description), 0 }
-#define RB_CONFIG_SECRET_KEY(name, type, required, default_json, description)                  \
-    { RB_CONFIG_KEY_VERSION, (name), (type), (required), (default_json), (description), 1 }
-#define RB_CONFIG_KEY_END { RB_CONFIG_KEY_VERSION, 0, 0, 0, 0, 0, 0 }
+#define RB_CONFIG_KEY(name, type, required, default_json, description)                             \
+    {                                                                                              \
+        RB_CONFIG_KEY_VERSION, (name), (type), (required), (default_json), (description), 0        \
+    }
+#define RB_CONFIG_SECRET_KEY(name, type, required, default_json, description)                      \
+    {                                                                                              \
+        RB_CONFIG_KEY_VERSION, (name), (type), (required), (default_json), (description), 1        \
+    }
+#define RB_CONFIG_KEY_END                                                                          \
+    {                                                                                              \
+        RB_CONFIG_KEY_VERSION, 0, 0, 0, 0, 0, 0                                                    \
+    }
 
 #endif

@@ -29,20 +29,20 @@ typedef enum rb_error {
 typedef enum rb_error_class {
     RB_ERRCLASS_NONE = 0,
     RB_ERRCLASS_NOMEMORY = 1,
-    RB_ERRCLASS_OS = 2,        /* a system call failed; message carries strerror */
-    RB_ERRCLASS_INVALID = 3,   /* bad input from the user */
-    RB_ERRCLASS_CONFIG = 4,    /* a target's config is wrong */
-    RB_ERRCLASS_PLUGIN = 5,    /* loading or talking to a backend failed */
-    RB_ERRCLASS_STORE = 6,     /* the snapshot store */
-    RB_ERRCLASS_BACKEND = 7,   /* a backend's own failure */
-    RB_ERRCLASS_NET = 8,       /* network or HTTP */
-    RB_ERRCLASS_DATABASE = 9,  /* a database server */
-    RB_ERRCLASS_GIT = 10,      /* a git repository */
-    RB_ERRCLASS_CONTAINER = 11,/* a container engine */
-    RB_ERRCLASS_VERIFY = 12,   /* a verification found a difference */
-    RB_ERRCLASS_LOCK = 13,     /* a lock is held */
+    RB_ERRCLASS_OS = 2,         /* a system call failed; message carries strerror */
+    RB_ERRCLASS_INVALID = 3,    /* bad input from the user */
+    RB_ERRCLASS_CONFIG = 4,     /* a target's config is wrong */
+    RB_ERRCLASS_PLUGIN = 5,     /* loading or talking to a backend failed */
+    RB_ERRCLASS_STORE = 6,      /* the snapshot store */
+    RB_ERRCLASS_BACKEND = 7,    /* a backend's own failure */
+    RB_ERRCLASS_NET = 8,        /* network or HTTP */
+    RB_ERRCLASS_DATABASE = 9,   /* a database server */
+    RB_ERRCLASS_GIT = 10,       /* a git repository */
+    RB_ERRCLASS_CONTAINER = 11, /* a container engine */
+    RB_ERRCLASS_VERIFY = 12,    /* a verification found a difference */
+    RB_ERRCLASS_LOCK = 13,      /* a lock is held */
     RB_ERRCLASS_FILESYSTEM = 14,
-    RB_ERRCLASS_INFRA = 15,    /* infrastructure state */
+    RB_ERRCLASS_INFRA = 15, /* infrastructure state */
 } rb_error_class;
 
 #endif

@@ -28,7 +28,7 @@ typedef struct rb_blob_reader rb_blob_reader;
 
 /* Blob ids are the lowercase hex SHA-256 of the blob's uncompressed
  * content: 64 characters plus the terminating NUL. */
-#define RB_BLOB_ID_LEN 64
+#define RB_BLOB_ID_LEN  64
 #define RB_BLOB_ID_SIZE 65
 
 typedef enum rb_log_level {
@@ -39,9 +39,9 @@ typedef enum rb_log_level {
 } rb_log_level;
 
 /* Flags of an operation, from host->op_flags(). */
-#define RB_OP_FORCE 0x1u   /* the user passed --force: a backend may skip a refusal */
+#define RB_OP_FORCE   0x1u /* the user passed --force: a backend may skip a refusal */
 #define RB_OP_DRY_RUN 0x2u /* nothing may change (plan is always called this way) */
-#define RB_OP_SAFETY 0x4u  /* this snapshot is the safety snapshot taken before a rollback */
+#define RB_OP_SAFETY  0x4u /* this snapshot is the safety snapshot taken before a rollback */
 
 typedef struct rb_host_api {
     /* --- version 1 --- */
@@ -70,7 +70,8 @@ typedef struct rb_host_api {
     const char *(*op_target_name)(rb_op *op);
     const char *(*op_rollback_id)(rb_op *op); /* NULL outside a rollback */
     unsigned int (*op_flags)(rb_op *op);
-    const char *(*op_restore_to)(rb_op *op);  /* restore into this directory instead; NULL: in place */
+    const char *(*op_restore_to)(
+        rb_op *op); /* restore into this directory instead; NULL: in place */
     const char *(*op_scratch_dir)(rb_op *op); /* private directory, removed after the operation */
 
     /* The target's config, validated against the declared keys, defaults
@@ -100,7 +101,7 @@ typedef struct rb_host_api {
     const rb_node *(*node_get)(const rb_node *object, const char *key);
     size_t (*node_count)(const rb_node *node); /* members of an array or object */
     const rb_node *(*node_at)(const rb_node *node, size_t index);
-    const char *(*node_key)(const rb_node *member); /* key of an object's member */
+    const char *(*node_key)(const rb_node *member);  /* key of an object's member */
     const char *(*node_string)(const rb_node *node); /* NULL unless a string */
     int64_t (*node_int)(const rb_node *node);        /* 0 unless a number */
     double (*node_number)(const rb_node *node);

@@ -24,10 +24,10 @@ typedef struct rollback_plugin {
     unsigned int version;   /* RB_PLUGIN_VERSION the backend was built with */
     unsigned int abi_major; /* RB_ABI_MAJOR the backend was built with */
     unsigned int abi_minor;
-    const char *name;           /* the target type it handles, e.g. "file_system" */
-    const char *description;    /* one line */
-    const char *plugin_version; /* the backend's own version */
-    unsigned int capabilities;  /* RB_PLUGIN_CAP_* */
+    const char *name;                 /* the target type it handles, e.g. "file_system" */
+    const char *description;          /* one line */
+    const char *plugin_version;       /* the backend's own version */
+    unsigned int capabilities;        /* RB_PLUGIN_CAP_* */
     const rb_config_key *config_keys; /* ended by RB_CONFIG_KEY_END */
 
     /* Called once after loading. *state is passed to every other call.
@@ -60,8 +60,11 @@ typedef const rollback_plugin *(*rb_plugin_entry_fn)(void);
  *     static const rollback_plugin my_backend = { RB_PLUGIN_HEADER, "name", ... };
  *     RB_PLUGIN_DEFINE(my_backend)                                              */
 #define RB_PLUGIN_HEADER RB_PLUGIN_VERSION, RB_ABI_MAJOR, RB_ABI_MINOR
-#define RB_PLUGIN_DEFINE(descriptor)                                                           \
-    RB_EXPORT const rollback_plugin *rbhost_plugin_entry(void);                                \
-    RB_EXPORT const rollback_plugin *rbhost_plugin_entry(void) { return &(descriptor); }
+#define RB_PLUGIN_DEFINE(descriptor)                                                               \
+    RB_EXPORT const rollback_plugin *rbhost_plugin_entry(void);                                    \
+    RB_EXPORT const rollback_plugin *rbhost_plugin_entry(void)                                     \
+    {                                                                                              \
+        return &(descriptor);                                                                      \
+    }
 
 #endif
