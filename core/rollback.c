@@ -236,11 +236,18 @@ int rb_rollback_execute(rb_ctx *ctx, const char *id, const rb_rollback_options *
         rc = rb_store_snapshot_read(store, id, &doc);
     if (rc == 0 && !(targets = rb_doc_targets(doc)))
         rc = rb_error_set(RB_ENOMEM, RB_ERRCLASS_NOMEMORY, "out of memory");
-    /* Every backend must be there before anything changes. */
+    /* Every backend must be there, and every target complete, before
+     * anything changes. */
     const cJSON *t;
     cJSON_ArrayForEach(t, targets)
     {
         rb_plugin_entry *e;
+        const char *status = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "status"));
+        if (rc == 0 && status && strcmp(status, "created"))
+            rc = rb_error_set(RB_ECONFLICT, RB_ERRCLASS_STORE,
+                              "cannot roll back to snapshot '%s': its target '%s' is %s, not "
+                              "complete",
+                              id, tname(t) ? tname(t) : "?", status);
         if (rc == 0 && (rc = rb_ctx_backend(ctx, ttype(t) ? ttype(t) : "", &e)))
             rb_error_prefix("cannot roll back target '%s'", tname(t) ? tname(t) : "?");
     }

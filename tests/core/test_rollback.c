@@ -448,3 +448,56 @@ Test(rollback, health_check_over_https_verifies_the_certificate)
     cJSON_Delete(rec);
     kill(pid, SIGTERM);
 }
+
+Test(rollback, a_backend_keeping_the_safety_snapshot_stores_blobs_in_it)
+{
+    rbt_run r = HB("create-snapshot --id k1 --type fixture_keeps --config '{}'");
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    rbt_run_free(&r);
+    cJSON *rec = NULL;
+    r = HB("--json execute-rollback --id k1 --yes");
+    cr_assert_eq(r.code, 0, "%s%s", r.out, r.err);
+    rec = rbt_json(r.out);
+    rbt_run_free(&r);
+    char *safety = strdup(s(rec, "safety_snapshot_id"));
+    cJSON_Delete(rec);
+    r = HB("--json show-snapshot --id %s", safety);
+    cJSON *doc = rbt_json(r.out);
+    rbt_run_free(&r);
+    const cJSON *t = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "targets"), 0);
+    cr_assert_str_eq(s(t, "status"), "created");
+    cr_assert_not_null(s(cJSON_GetObjectItem(t, "metadata"), "kept_blob"));
+    const cJSON *st = cJSON_GetObjectItem(doc, "store");
+    cr_assert_eq(cJSON_GetObjectItem(st, "blobs")->valueint >= 1, 1, "the kept blob is not referenced");
+    cJSON_Delete(doc);
+    /* Deleting the original collects garbage: the kept blob must survive. */
+    r = HB("delete-snapshot --id k1");
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    rbt_run_free(&r);
+    r = HB("check");
+    cr_assert_eq(r.code, 0, "%s%s", r.out, r.err);
+    rbt_run_free(&r);
+    r = HB("execute-rollback --id %s --yes --no-safety-snapshot", safety);
+    cr_assert_eq(r.code, 0, "%s%s", r.out, r.err);
+    rbt_run_free(&r);
+    free(safety);
+}
+
+Test(rollback, an_incomplete_safety_snapshot_is_refused)
+{
+    rbt_run r = HB("create-snapshot --id k2 --type fixture_keeps --config '{\"value\":\"fail\"}'");
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    rbt_run_free(&r);
+    r = HB("--json execute-rollback --id k2 --yes");
+    cr_assert_eq(r.code, 6, "%s%s", r.out, r.err);
+    cJSON *rec = rbt_json(r.out);
+    rbt_run_free(&r);
+    cr_assert_str_eq(s(rec, "status"), "failed");
+    char *safety = strdup(s(rec, "safety_snapshot_id"));
+    cJSON_Delete(rec);
+    r = HB("execute-rollback --id %s --yes", safety);
+    cr_assert_eq(r.code, 6, "%s%s", r.out, r.err);
+    cr_assert(strstr(r.err, "its target 'fixture_keeps' is failed, not complete"), "%s", r.err);
+    rbt_run_free(&r);
+    free(safety);
+}

@@ -1,0 +1,4 @@
+/* Filled in by review; see the tests below. */
+#include <criterion/criterion.h>
+
+#include "rbtest.h"
