@@ -84,6 +84,10 @@ static int run_argv(char *const argv[], int quiet, double timeout, int *status_o
     if (quiet) {
         posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
         posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    } else {
+        /* stdout is rbhost's own (one JSON document with --json): what a
+         * test command prints goes with the rest of the diagnostics. */
+        posix_spawn_file_actions_adddup2(&fa, 2, 1);
     }
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawnattr_t attr;
@@ -133,7 +137,9 @@ static int process_running(const char *name)
             continue;
         if (fgets(comm, sizeof comm, f)) {
             comm[strcspn(comm, "\n")] = '\0';
-            found = !strcmp(comm, name);
+            /* The kernel keeps only the first 15 characters of the name. */
+            found = strlen(name) > 15 ? strlen(comm) == 15 && !strncmp(comm, name, 15)
+                                      : !strcmp(comm, name);
         }
         fclose(f);
     }

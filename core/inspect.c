@@ -47,6 +47,9 @@ int rb_snapshot_verify(rb_ctx *ctx, const char *id, cJSON **response)
     cJSON_AddStringToObject(r, "snapshot_id", id);
     cJSON *list = cJSON_CreateArray();
     int drift = 0, error = 0;
+    /* The next target's run clears the message: keep the first error's. */
+    char error_msg[2048] = "";
+    rb_error_class error_class = RB_ERRCLASS_NONE;
     const cJSON *t;
     cJSON_ArrayForEach(t, targets)
     {
@@ -63,8 +66,11 @@ int rb_snapshot_verify(rb_ctx *ctx, const char *id, cJSON **response)
                                                    : "error");
         if (trc && trc != RB_EDRIFT) {
             cJSON_AddStringToObject(e, "error", rb_error_last()->message);
-            if (!error)
+            if (!error) {
                 error = trc;
+                error_class = rb_error_last()->klass;
+                snprintf(error_msg, sizeof error_msg, "%s", rb_error_last()->message);
+            }
         }
         drift |= trc == RB_EDRIFT;
         cJSON_AddItemToObject(e, "result", result ? result : cJSON_CreateObject());
@@ -76,7 +82,7 @@ int rb_snapshot_verify(rb_ctx *ctx, const char *id, cJSON **response)
     cJSON_Delete(doc);
     *response = r;
     if (error)
-        return error;
+        return rb_error_set(error, error_class, "%s", error_msg);
     if (drift)
         return rb_error_set(RB_EDRIFT, RB_ERRCLASS_VERIFY,
                             "the live state differs from snapshot %s", id);

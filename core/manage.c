@@ -2,6 +2,7 @@
  * import. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "rb_core.h"
 #include "rb_error.h"
@@ -90,6 +91,10 @@ int rb_snapshot_import(rb_ctx *ctx, const char *path, cJSON **response)
 {
     rb_store *store;
     char *id = NULL;
+    /* A missing archive is reported before a store is created for it. */
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return rb_error_os("cannot read archive %s", path);
     int rc = rb_ctx_store(ctx, 1, RB_STORE_LOCK_EXCLUSIVE, &store);
     if (rc || (rc = rb_store_import(store, path, &id)))
         return rc;

@@ -34,6 +34,21 @@ static int need(const cJSON *req, const char *key)
                         "request: action '%s' needs '%s' (a string)", str(req, "action"), key);
 }
 
+/* A flag of the wrong type must not fall back to false: "dry_run": "yes"
+ * would otherwise run a real rollback. */
+static int flag(const cJSON *req, const char *key, unsigned bit, unsigned *flags)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, key);
+    if (!v)
+        return 0;
+    if (!cJSON_IsBool(v))
+        return rb_error_set(RB_EINVAL, RB_ERRCLASS_INVALID, "request: '%s' must be true or false",
+                            key);
+    if (cJSON_IsTrue(v))
+        *flags |= bit;
+    return 0;
+}
+
 int rb_process_request(rb_ctx *ctx, const cJSON *req, cJSON **response)
 {
     if (!cJSON_IsObject(req))
@@ -70,12 +85,14 @@ int rb_process_request(rb_ctx *ctx, const cJSON *req, cJSON **response)
         if ((rc = only_keys(req, k)) || (rc = need(req, "snapshot_id")))
             return rc;
         rb_rollback_options o = {0};
-        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "dry_run")))
-            o.flags |= RB_ROLLBACK_DRY_RUN;
-        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "force")))
-            o.flags |= RB_ROLLBACK_FORCE;
-        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "no_safety_snapshot")))
-            o.flags |= RB_ROLLBACK_NO_SAFETY;
+        if ((rc = flag(req, "dry_run", RB_ROLLBACK_DRY_RUN, &o.flags)) ||
+            (rc = flag(req, "force", RB_ROLLBACK_FORCE, &o.flags)) ||
+            (rc = flag(req, "no_safety_snapshot", RB_ROLLBACK_NO_SAFETY, &o.flags)))
+            return rc;
+        const cJSON *to = cJSON_GetObjectItemCaseSensitive(req, "restore_to");
+        if (to && !cJSON_IsString(to))
+            return rb_error_set(RB_EINVAL, RB_ERRCLASS_INVALID,
+                                "request: 'restore_to' must be a directory path (a string)");
         o.restore_to = str(req, "restore_to");
         o.validation = cJSON_GetObjectItemCaseSensitive(req, "validation");
         return rb_rollback_execute(ctx, str(req, "snapshot_id"), &o, response);

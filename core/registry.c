@@ -147,8 +147,10 @@ static int scan_dir(rb_registry *reg, const char *dir, const cJSON *cache)
     }
     closedir(d);
     /* Sorted, so which of two same-named backends wins never depends on
-     * the order the file system lists them in. */
-    qsort(names, n, sizeof *names, by_name);
+     * the order the file system lists them in. An empty directory has no
+     * list at all, and qsort must not be given NULL. */
+    if (n)
+        qsort(names, n, sizeof *names, by_name);
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
         char *path = rb_fs_join(dir, names[i]);

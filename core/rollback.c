@@ -87,6 +87,9 @@ static int dry_run(rb_ctx *ctx, rb_store *store, const char *id, const cJSON *ta
                           !(opts->flags & RB_ROLLBACK_NO_SAFETY) && !opts->restore_to);
     cJSON *list = cJSON_AddArrayToObject(r, "targets");
     int rc = 0;
+    /* The next target's plan clears the message: keep the first error's. */
+    const cJSON *first_error = NULL;
+    rb_error_class first_class = RB_ERRCLASS_NONE;
     for (int i = cJSON_GetArraySize(targets) - 1; i >= 0; i--) {
         const cJSON *t = cJSON_GetArrayItem(targets, i);
         cJSON *plan = NULL;
@@ -98,14 +101,21 @@ static int dry_run(rb_ctx *ctx, rb_store *store, const char *id, const cJSON *ta
         cJSON_AddStringToObject(e, "type", ttype(t));
         if (prc) {
             add_error(e);
-            rc = rc ? rc : prc;
+            if (!rc) {
+                rc = prc;
+                first_error = cJSON_GetObjectItemCaseSensitive(e, "error");
+                first_class = rb_error_last()->klass;
+            }
         }
         cJSON_AddItemToObject(e, "plan", plan ? plan : cJSON_CreateObject());
         cJSON_AddItemToArray(list, e);
     }
     cJSON_AddItemToObject(r, "validation", cJSON_Duplicate(tests, 1));
-    if (rc)
+    if (rc) {
         cJSON_ReplaceItemInObjectCaseSensitive(r, "status", cJSON_CreateString("failed"));
+        const char *msg = cJSON_GetStringValue(first_error);
+        rb_error_set(rc, first_class, "%s", msg ? msg : "");
+    }
     *response = r;
     return rc;
 }
@@ -243,13 +253,17 @@ int rb_rollback_execute(rb_ctx *ctx, const char *id, const rb_rollback_options *
     {
         rb_plugin_entry *e;
         const char *status = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "status"));
+        /* Everything below, the safety snapshot included, needs both. */
+        if (rc == 0 && (!tname(t) || !ttype(t)))
+            rc = rb_error_set(RB_ECORRUPT, RB_ERRCLASS_STORE,
+                              "snapshot %s has a target without name or type", id);
         if (rc == 0 && status && strcmp(status, "created"))
             rc = rb_error_set(RB_ECONFLICT, RB_ERRCLASS_STORE,
                               "cannot roll back to snapshot '%s': its target '%s' is %s, not "
                               "complete",
-                              id, tname(t) ? tname(t) : "?", status);
-        if (rc == 0 && (rc = rb_ctx_backend(ctx, ttype(t) ? ttype(t) : "", &e)))
-            rb_error_prefix("cannot roll back target '%s'", tname(t) ? tname(t) : "?");
+                              id, tname(t), status);
+        if (rc == 0 && (rc = rb_ctx_backend(ctx, ttype(t), &e)))
+            rb_error_prefix("cannot roll back target '%s'", tname(t));
     }
     if (rc == 0 && (opts->flags & RB_ROLLBACK_DRY_RUN))
         rc = dry_run(ctx, store, id, targets, tests, opts, response);
@@ -354,9 +368,17 @@ int rb_rollback_execute(rb_ctx *ctx, const char *id, const rb_rollback_options *
         else
             restored++;
     }
-    /* What the restores kept goes into the safety snapshot, blobs included. */
-    if (keep_txn && rb_store_snapshot_amend(keep_txn, safety_id, safety_doc) < 0)
-        rb_log(RB_LOG_WARN, "safety snapshot %s: %s", safety_id, rb_error_last()->message);
+    /* What the restores kept goes into the safety snapshot, blobs included.
+     * Failing that must not replace the message of a failed restore. */
+    if (keep_txn) {
+        rb_error_info restore_err = *rb_error_last();
+        char restore_msg[2048];
+        snprintf(restore_msg, sizeof restore_msg, "%s", restore_err.message);
+        if (rb_store_snapshot_amend(keep_txn, safety_id, safety_doc) < 0) {
+            rb_log(RB_LOG_WARN, "safety snapshot %s: %s", safety_id, rb_error_last()->message);
+            rb_error_set(restore_err.code, restore_err.klass, "%s", restore_msg);
+        }
+    }
 
     /* Seed 001 has one execution_result; a set reports each target in it. */
     if (n == 1 && cJSON_GetArraySize(exec_targets) == 1) {
@@ -439,8 +461,11 @@ int rb_rollback_execute(rb_ctx *ctx, const char *id, const rb_rollback_options *
     }
     if (failed_rc && restored > 0)
         cJSON_AddStringToObject(rec, "warning",
-                                "some targets were restored and others were not; the safety "
-                                "snapshot holds the state from before the rollback");
+                                safety_doc ? "some targets were restored and others were not; "
+                                             "the safety snapshot holds the state from before "
+                                             "the rollback"
+                                           : "some targets were restored and others were not; "
+                                             "no safety snapshot was taken");
     cJSON_AddNumberToObject(rec, "completed_at", (double)rb_now());
     cJSON_AddNumberToObject(rec, "duration", rb_monotonic() - t0);
 
@@ -451,7 +476,15 @@ int rb_rollback_execute(rb_ctx *ctx, const char *id, const rb_rollback_options *
     if (rb_store_record_write(store, rollback_id, rec) < 0)
         rb_log(RB_LOG_ERROR, "the rollback record %s could not be written: %s", rollback_id,
                rb_error_last()->message);
-    if (failed_rc)
+    /* Some targets were restored before one failed: the rollback is
+     * partial, which exits 1 like a failed check (an interrupt keeps its
+     * own code), and the message says the live system is half-restored. */
+    int half_done = failed_rc && failed_rc != RB_ECANCELED && restored > 0;
+    if (half_done)
+        rb_error_set(RB_EDRIFT, saved.klass,
+                     "rollback %s is partial, only some targets were restored: %s", rollback_id,
+                     saved_msg);
+    else if (failed_rc)
         rb_error_set(saved.code, saved.klass, "%s", saved_msg);
 
     if (!failed_rc && step_problem[0])
@@ -465,6 +498,6 @@ int rb_rollback_execute(rb_ctx *ctx, const char *id, const rb_rollback_options *
     cJSON_Delete(targets);
     *response = rec;
     if (failed_rc)
-        return failed_rc;
+        return half_done ? RB_EDRIFT : failed_rc;
     return passed == total && !step_problem[0] ? 0 : RB_EDRIFT;
 }

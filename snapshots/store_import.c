@@ -3,6 +3,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -33,7 +34,8 @@ static int refuse(importer *im, const char *entry, const char *why)
 static int read_error(importer *im)
 {
     const char *why = archive_error_string(im->a);
-    return rb_error_set(RB_EINVAL, RB_ERRCLASS_STORE, "cannot read archive %s: %s", im->path,
+    int code = archive_errno(im->a) == ENOENT ? RB_ENOTFOUND : RB_EINVAL;
+    return rb_error_set(code, RB_ERRCLASS_STORE, "cannot read archive %s: %s", im->path,
                         why ? why : "unknown error");
 }
 

@@ -104,6 +104,10 @@ int rb_store_lock(rb_store *store, rb_store_lock_mode mode, const char *command,
         if (!path)
             return rb_store_nomem();
         store->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, RB_STORE_FILE_MODE);
+        /* A reader of a store on read-only media still gets its shared lock:
+         * flock works on a descriptor opened for reading. */
+        if (store->lock_fd < 0 && errno == EROFS && mode == RB_STORE_LOCK_SHARED)
+            store->lock_fd = open(path, O_RDONLY | O_CLOEXEC);
         int rc = store->lock_fd < 0 ? rb_error_os("cannot open lock file %s", path) : 0;
         free(path);
         if (rc < 0)

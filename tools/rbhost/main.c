@@ -46,6 +46,25 @@ static void usage(FILE *f)
                "`rbhost COMMAND --help` describes a command; rbhost(1) the exit codes.\n");
 }
 
+/* --json promises one document on stdout, also for a usage error that is
+ * otherwise explained only on stderr. */
+static int usage_failed(const rb_cli *cli, const char *message)
+{
+    if (cli->json) {
+        cJSON *doc = cJSON_CreateObject();
+        cJSON_AddStringToObject(doc, "status", "failed");
+        cJSON_AddStringToObject(doc, "error", message);
+        cJSON_AddStringToObject(doc, "error_class", "invalid");
+        cJSON_AddStringToObject(doc, "error_code", "usage");
+        char *text = cJSON_Print(doc);
+        if (text)
+            printf("%s\n", text);
+        free(text);
+        cJSON_Delete(doc);
+    }
+    return RB_EXIT_USAGE;
+}
+
 static char *join_args(int argc, char **argv)
 {
     size_t len = 1;
@@ -105,20 +124,23 @@ int main(int argc, char **argv)
         default:
             usage(stderr);
             free(dirs);
-            return RB_EXIT_USAGE;
+            return usage_failed(&cli, "unknown or incomplete global option; see rbhost --help");
         }
     }
     if (optind >= argc) {
         usage(stderr);
         free(dirs);
-        return RB_EXIT_USAGE;
+        return usage_failed(&cli, "no command given; see rbhost --help");
     }
     const rb_command *cmd = rb_cli_find(argv[optind]);
     if (!cmd) {
         fprintf(stderr, "rbhost: unknown command '%s'\n\n", argv[optind]);
         usage(stderr);
         free(dirs);
-        return RB_EXIT_USAGE;
+        char message[160];
+        snprintf(message, sizeof message, "unknown command '%.100s'; see rbhost --help",
+                 argv[optind]);
+        return usage_failed(&cli, message);
     }
     cli.command_line = join_args(argc - optind, argv + optind);
     cli_for_signals = &cli;
@@ -128,6 +150,12 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     int rc = cmd->run(&cli, argc - optind, argv + optind);
+    if (rc == RB_EXIT_USAGE) {
+        char message[160];
+        snprintf(message, sizeof message, "wrong or missing options for %s; see rbhost %s --help",
+                 cmd->name, cmd->name);
+        usage_failed(&cli, message);
+    }
     cli_for_signals = NULL;
     rb_ctx_free(cli.ctx);
     free(cli.command_line);
