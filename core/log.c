@@ -26,6 +26,9 @@ void rb_log_set_target(const char *name)
 void rb_log_v(rb_log_level level, const char *fmt, va_list ap)
 {
     static const char *const names[] = {"error", "warning", "info", "debug"};
+    /* A backend may pass any number: out of range reads as debug. */
+    if ((unsigned)level > RB_LOG_DEBUG)
+        level = RB_LOG_DEBUG;
     if (!rb_log_enabled(level))
         return;
     char msg[4096];

@@ -69,6 +69,8 @@ int64_t rb_node_int(const rb_node *node)
     if (!cJSON_IsNumber(CJ(node)))
         return 0;
     double d = CJ(node)->valuedouble;
+    if (d != d)
+        return 0;
     if (d >= 9.2233720368547758e18)
         return INT64_MAX;
     if (d <= -9.2233720368547758e18)

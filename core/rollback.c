@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "rb_checks.h"
+#include "rb_config.h"
 #include "rb_core.h"
 #include "rb_error.h"
 #include "rb_log.h"
@@ -74,6 +75,22 @@ static const char *default_repo(const cJSON *targets)
                 cJSON_GetObjectItemCaseSensitive(t, "config"), "repo_path"));
     }
     return NULL;
+}
+
+/* The recorded config must still fit the backend (it may have been
+ * upgraded): finding out only when that target's turn comes would leave
+ * the targets restored before it changed. */
+static int config_fits(const rb_plugin_entry *e, const cJSON *t)
+{
+    const cJSON *config = cJSON_GetObjectItemCaseSensitive(t, "config");
+    cJSON *empty = config ? NULL : cJSON_CreateObject();
+    cJSON *effective = NULL;
+    int rc = rb_config_validate(e->keys, ttype(t), config ? config : empty, &effective);
+    cJSON_Delete(empty);
+    cJSON_Delete(effective);
+    if (rc)
+        rb_error_prefix("target '%s': the recorded config no longer fits its backend", tname(t));
+    return rc;
 }
 
 static int dry_run(rb_ctx *ctx, rb_store *store, const char *id, const cJSON *targets,
@@ -264,6 +281,8 @@ int rb_rollback_execute(rb_ctx *ctx, const char *id, const rb_rollback_options *
                               id, tname(t), status);
         if (rc == 0 && (rc = rb_ctx_backend(ctx, ttype(t), &e)))
             rb_error_prefix("cannot roll back target '%s'", tname(t));
+        if (rc == 0 && !(opts->flags & RB_ROLLBACK_DRY_RUN))
+            rc = config_fits(e, t);
     }
     if (rc == 0 && (opts->flags & RB_ROLLBACK_DRY_RUN))
         rc = dry_run(ctx, store, id, targets, tests, opts, response);

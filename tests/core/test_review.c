@@ -1,6 +1,7 @@
 /* Faults a user meets at the edges: an empty backend directory, a backend
- * that disappeared after a snapshot of a set, the error that explains a
- * failure, the record a rollback leaves. */
+ * gone or a recorded config outdated since the snapshot, a rollback that
+ * restores only part of a set, validation tests that print or look for a
+ * long process name, and the message that explains each failure. */
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <stdio.h>
@@ -198,6 +199,7 @@ Test(review, a_service_with_a_long_name_is_found_running)
     cr_assert_eq(r.code, 0, "%s", r.err);
     int pid = atoi(r.out);
     rbt_run_free(&r);
+    cr_assert_gt(pid, 0);
     cJSON *rec = rollback_with_tests("{\"tests\":[{\"type\":\"service_status\",\"services\":["
                                      "\"rbt-review-long-service\"]}]}");
     kill(pid, SIGTERM);
@@ -268,5 +270,40 @@ Test(review, a_dry_run_keeps_the_message_of_the_target_that_failed)
     cr_assert(strstr(r.err, "target 'second': the recorded config no longer fits its backend"),
               "stderr: %s", r.err);
     rbt_run_free(&r);
+    free(second);
+}
+
+Test(review, a_recorded_config_that_no_longer_fits_changes_nothing)
+{
+    char *second = half_restorable_set();
+    /* No trap this time: the first target is refused for its config. */
+    rbt_run r = rbt_sh("rmdir '%s.hello-tmp'", file);
+    rbt_run_free(&r);
+    char *meta = rbt_fmt("%s/s1_metadata.json", store);
+    char *text = rbt_slurp(meta);
+    cJSON *doc = rbt_json(text);
+    free(text);
+    cJSON_AddNumberToObject(
+        cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "targets"), 0), "config"),
+        "retired_key", 1);
+    text = cJSON_Print(doc);
+    rbt_spit(meta, text);
+    cJSON_free(text);
+    cJSON_Delete(doc);
+    free(meta);
+    r = RB("--json execute-rollback --id s1 --yes --no-safety-snapshot", plugins);
+    cr_assert_eq(r.code, 3, "exit %d: %s%s", r.code, r.out, r.err);
+    cr_assert(strstr(r.err, "target 'first': the recorded config no longer fits its backend"), "%s",
+              r.err);
+    rbt_run_free(&r);
+    /* "second" comes back first in a rollback: it must not have. */
+    text = rbt_slurp(second);
+    cr_assert_str_eq(text, "second=2\n");
+    free(text);
+    r = RB("--json history", plugins);
+    doc = rbt_json(r.out);
+    rbt_run_free(&r);
+    cr_assert_eq(cJSON_GetObjectItem(doc, "count")->valueint, 0);
+    cJSON_Delete(doc);
     free(second);
 }

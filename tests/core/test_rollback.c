@@ -204,6 +204,7 @@ Test(rollback, validation_tests_pass_and_fail)
     cr_assert_eq(cJSON_GetObjectItem(ver, "total")->valueint, 4);
     cJSON_Delete(rec);
     free(v);
+    free(vf);
     free(arg);
 
     v = rbt_fmt("{\"tests\": [{\"type\": \"file_exists\", \"path\": \"%s\"}]}", missing);

@@ -81,8 +81,9 @@ typedef struct rb_host_api {
      * restore, verify, plan, destroy: the metadata recorded then (read only). */
     rb_node *(*metadata)(rb_op *op);
     /* The metadata of the most recent earlier snapshot of the same type and
-     * config whose blobs are all present, or NULL. Lets a backend skip
-     * reading what has not changed (with blob_ref). */
+     * config, or NULL. Lets a backend skip reading what has not changed:
+     * blob_ref() of a blob it names fails with RB_ENOTFOUND if the store no
+     * longer has it, and the backend then reads the data again. */
     const rb_node *(*previous_metadata)(rb_op *op);
     /* An object for the outcome: restore: seed 001's execution_result
      * fields; verify: {"differences": [...]}; plan: {"summary": "...",

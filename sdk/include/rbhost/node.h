@@ -3,7 +3,8 @@
  * Config, metadata and results are trees of values owned by the host. A
  * backend sees them only as opaque rb_node pointers and reads or builds them
  * through the host-API table (host->node_*), so it may use any JSON library
- * or none. Pointers returned by the host stay valid for the whole operation. */
+ * or none. Pointers returned by the host stay valid for the whole operation,
+ * except a member replaced by a node_add_* call with the same key. */
 #ifndef RBHOST_NODE_H
 #define RBHOST_NODE_H
 
