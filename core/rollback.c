@@ -320,8 +320,6 @@ int rb_rollback_execute(rb_ctx *ctx, const char *id, const rb_rollback_options *
             cJSON_AddStringToObject(rec, "safety_snapshot_id", safety_id);
     }
 
-    /* Restore in reverse order: what was snapshotted last depends on what
-     * came before it, so it goes back first. */
     /* Backends that keep the replaced state themselves fill their part of
      * the safety snapshot during restore, into a transaction of its own. */
     rb_store_txn *keep_txn = NULL;
@@ -334,6 +332,8 @@ int rb_rollback_execute(rb_ctx *ctx, const char *id, const rb_rollback_options *
     rb_error_class step_class = RB_ERRCLASS_NONE;
     cJSON *exec = cJSON_CreateObject();
     cJSON *exec_targets = cJSON_CreateArray();
+    /* Restore in reverse order: what was snapshotted last depends on what
+     * came before it, so it goes back first. */
     for (int i = n - 1; i >= 0 && failed_rc == 0; i--) {
         t = cJSON_GetArrayItem(targets, i);
         cJSON *safety = safety_doc ? safety_entry(safety_doc, tname(t)) : NULL;
