@@ -26,23 +26,11 @@ typedef struct check_kind {
     cJSON *(*run)(const cJSON *test, const char *default_repo);
 } check_kind;
 
-static const char *str(const cJSON *o, const char *k)
-{
-    return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
-}
-
-static cJSON *result_for(const char *name)
-{
-    cJSON *r = cJSON_CreateObject();
-    cJSON_AddStringToObject(r, "test", name);
-    return r;
-}
-
 static cJSON *run_file_exists(const cJSON *test, const char *default_repo)
 {
     (void)default_repo;
-    const char *path = str(test, "path");
-    cJSON *r = result_for("file_exists");
+    const char *path = rb_check_str(test, "path");
+    cJSON *r = rb_check_result("file_exists");
     cJSON_AddStringToObject(r, "path", path);
     struct stat st;
     int ok = lstat(path, &st) == 0;
@@ -59,7 +47,7 @@ static cJSON *run_in_module(const cJSON *test, const char *default_repo, int git
 {
     const rb_checks_module *m = rb_checks_module_load();
     if (!m) {
-        cJSON *r = result_for(git ? "git_commit" : "health_check");
+        cJSON *r = rb_check_result(git ? "git_commit" : "health_check");
         cJSON_AddStringToObject(r, "error", rb_error_last()->message);
         cJSON_AddBoolToObject(r, "passed", 0);
         return r;
@@ -150,7 +138,7 @@ static int process_running(const char *name)
 static cJSON *run_service_status(const cJSON *test, const char *default_repo)
 {
     (void)default_repo;
-    cJSON *r = result_for("service_status");
+    cJSON *r = rb_check_result("service_status");
     cJSON *states = cJSON_AddObjectToObject(r, "services");
     const cJSON *services = cJSON_GetObjectItemCaseSensitive(test, "services");
     struct stat st;
@@ -178,12 +166,12 @@ static cJSON *run_service_status(const cJSON *test, const char *default_repo)
 static cJSON *run_command(const cJSON *test, const char *default_repo)
 {
     (void)default_repo;
-    const char *cmd = str(test, "run");
+    const char *cmd = rb_check_str(test, "run");
     const cJSON *exp = cJSON_GetObjectItemCaseSensitive(test, "expect_exit");
     const cJSON *tmo = cJSON_GetObjectItemCaseSensitive(test, "timeout");
     int expected = cJSON_IsNumber(exp) ? exp->valueint : 0;
     double timeout = cJSON_IsNumber(tmo) ? tmo->valuedouble : 300;
-    cJSON *r = result_for("command");
+    cJSON *r = rb_check_result("command");
     cJSON_AddStringToObject(r, "run", cmd);
     cJSON_AddNumberToObject(r, "expected", expected);
     char *argv[] = {"/bin/sh", "-c", (char *)cmd, NULL};
@@ -238,7 +226,7 @@ static int check_one(const cJSON *t, size_t i)
     if (!cJSON_IsObject(t))
         return rb_error_set(RB_EINVAL, RB_ERRCLASS_INVALID,
                             "validation: tests[%zu] is not an object", i);
-    const char *type = str(t, "type");
+    const char *type = rb_check_str(t, "type");
     const check_kind *k = kind_of(type);
     if (!k)
         return rb_error_set(RB_EINVAL, RB_ERRCLASS_INVALID,
@@ -314,6 +302,6 @@ int rb_checks_parse(const cJSON *validation, cJSON **tests_out)
 
 cJSON *rb_checks_run(const cJSON *test, const char *default_repo)
 {
-    const check_kind *k = kind_of(str(test, "type"));
+    const check_kind *k = kind_of(rb_check_str(test, "type"));
     return k->run(test, default_repo);
 }

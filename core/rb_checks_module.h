@@ -17,6 +17,20 @@ typedef struct rb_checks_module {
     cJSON *(*health_check)(const cJSON *test);
 } rb_checks_module;
 
+/* Shared by the tests in the core and in the module. */
+static inline const char *rb_check_str(const cJSON *test, const char *key)
+{
+    return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(test, key));
+}
+
+/* A result in seed 001's shape: {"test": name, ..., "passed": bool}. */
+static inline cJSON *rb_check_result(const char *name)
+{
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "test", name);
+    return r;
+}
+
 /* Loads the module once, from <prefix>/<libdir>/rbhost/; NULL with the
  * error set when it cannot. */
 const rb_checks_module *rb_checks_module_load(void);

@@ -7,25 +7,13 @@
 
 #include "rb_checks_module.h"
 
-static const char *str(const cJSON *o, const char *k)
-{
-    return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
-}
-
-static cJSON *result_for(const char *name)
-{
-    cJSON *r = cJSON_CreateObject();
-    cJSON_AddStringToObject(r, "test", name);
-    return r;
-}
-
 static cJSON *check_git_commit(const cJSON *test, const char *default_repo)
 {
-    const char *expected = str(test, "expected_commit");
-    const char *repo_path = str(test, "repo_path");
+    const char *expected = rb_check_str(test, "expected_commit");
+    const char *repo_path = rb_check_str(test, "repo_path");
     if (!repo_path)
         repo_path = default_repo ? default_repo : ".";
-    cJSON *r = result_for("git_commit");
+    cJSON *r = rb_check_result("git_commit");
     cJSON_AddStringToObject(r, "expected", expected);
     cJSON_AddStringToObject(r, "repo_path", repo_path);
     git_libgit2_init();
@@ -60,13 +48,13 @@ static size_t discard(char *ptr, size_t size, size_t n, void *ud)
 
 static cJSON *check_health(const cJSON *test)
 {
-    const char *url = str(test, "url");
+    const char *url = rb_check_str(test, "url");
     const cJSON *exp = cJSON_GetObjectItemCaseSensitive(test, "expected_status");
     const cJSON *tmo = cJSON_GetObjectItemCaseSensitive(test, "timeout");
     long expected = cJSON_IsNumber(exp) ? (long)exp->valuedouble : 200;
     long timeout_ms = cJSON_IsNumber(tmo) ? (long)(tmo->valuedouble * 1000) : 10000;
-    const char *ca_file = str(test, "ca_file");
-    cJSON *r = result_for("health_check");
+    const char *ca_file = rb_check_str(test, "ca_file");
+    cJSON *r = rb_check_result("health_check");
     cJSON_AddStringToObject(r, "url", url);
     cJSON_AddNumberToObject(r, "expected", (double)expected);
     CURL *c = curl_easy_init();

@@ -469,7 +469,8 @@ Test(rollback, a_backend_keeping_the_safety_snapshot_stores_blobs_in_it)
     cr_assert_str_eq(s(t, "status"), "created");
     cr_assert_not_null(s(cJSON_GetObjectItem(t, "metadata"), "kept_blob"));
     const cJSON *st = cJSON_GetObjectItem(doc, "store");
-    cr_assert_eq(cJSON_GetObjectItem(st, "blobs")->valueint >= 1, 1, "the kept blob is not referenced");
+    cr_assert_eq(cJSON_GetObjectItem(st, "blobs")->valueint >= 1, 1,
+                 "the kept blob is not referenced");
     cJSON_Delete(doc);
     /* Deleting the original collects garbage: the kept blob must survive. */
     r = HB("delete-snapshot --id k1");

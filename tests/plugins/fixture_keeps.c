@@ -25,8 +25,18 @@ static int keeping_restore(void *state, rb_op *op)
     return 0;
 }
 
-static const rollback_plugin d = {
-    RB_PLUGIN_HEADER, "fixture_keeps", "test fixture", "0.0.1",
-    RB_PLUGIN_CAP_RESTORE_KEEPS_SAFETY, fixture_keys, fixture_init, fixture_fini,
-    fixture_snapshot, keeping_restore, fixture_verify, NULL, NULL, NULL};
+static const rollback_plugin d = {RB_PLUGIN_HEADER,
+                                  "fixture_keeps",
+                                  "test fixture",
+                                  "0.0.1",
+                                  RB_PLUGIN_CAP_RESTORE_KEEPS_SAFETY,
+                                  fixture_keys,
+                                  fixture_init,
+                                  fixture_fini,
+                                  fixture_snapshot,
+                                  keeping_restore,
+                                  fixture_verify,
+                                  NULL,
+                                  NULL,
+                                  NULL};
 RB_PLUGIN_DEFINE(d)
