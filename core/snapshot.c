@@ -93,6 +93,10 @@ int rb_snapshot_create(rb_ctx *ctx, const char *id, const char *type, const cJSO
         return rc;
     if (!type || !*type)
         return rb_error_set(RB_EINVAL, RB_ERRCLASS_INVALID, "a snapshot needs a type");
+    /* An unknown type is refused before a store is created for it. */
+    rb_plugin_entry *backend;
+    if ((rc = rb_ctx_backend(ctx, type, &backend)))
+        return rc;
     rb_store *store;
     rc = rb_ctx_store(ctx, 1, RB_STORE_LOCK_SHARED, &store);
     if (rc)
@@ -181,6 +185,17 @@ int rb_snapshot_create_set(rb_ctx *ctx, const char *id, const cJSON *spec, cJSON
                                        cJSON_GetObjectItemCaseSensitive(t, "name"))));
     }
     cJSON_Delete(seen);
+    cJSON_ArrayForEach(t, targets)
+    {
+        rb_plugin_entry *backend;
+        if ((rc = rb_ctx_backend(ctx,
+                                 cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "type")),
+                                 &backend))) {
+            rb_error_prefix("spec: target '%s'",
+                            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "name")));
+            return rc;
+        }
+    }
     rb_store *store;
     if ((rc = rb_ctx_store(ctx, 1, RB_STORE_LOCK_SHARED, &store)))
         return rc;

@@ -61,6 +61,8 @@ Test(cli, unknown_type)
 {
     expect(hb("create-snapshot --id a --type nosuch --config '{}'"), 4,
            "unknown type 'nosuch': no backend provides it");
+    struct stat st;
+    cr_assert_neq(stat(store, &st), 0, "a store was created for an unknown type");
 }
 
 Test(cli, unknown_and_missing_config_keys)
