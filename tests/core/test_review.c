@@ -241,6 +241,25 @@ Test(review, a_target_without_a_name_is_refused_before_anything_changes)
     rbt_run_free(&r);
 }
 
+/* Gives target `index` of snapshot s1 a config key its backend does not
+ * know, as a recorded config looks after the backend dropped that key. */
+static void retire_config_key(int index)
+{
+    char *meta = rbt_fmt("%s/s1_metadata.json", store);
+    char *text = rbt_slurp(meta);
+    cJSON *doc = rbt_json(text);
+    free(text);
+    cJSON_AddNumberToObject(
+        cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "targets"), index),
+                            "config"),
+        "retired_key", 1);
+    text = cJSON_Print(doc);
+    rbt_spit(meta, text);
+    cJSON_free(text);
+    cJSON_Delete(doc);
+    free(meta);
+}
+
 Test(review, a_dry_run_keeps_the_message_of_the_target_that_failed)
 {
     char *second = rbt_fmt("%s/second.conf", tmp);
@@ -253,18 +272,7 @@ Test(review, a_dry_run_keeps_the_message_of_the_target_that_failed)
     rbt_run_free(&r);
     /* A recorded config the backend no longer accepts fails the plan of
      * "second", which runs before "first" (last-listed first). */
-    char *meta = rbt_fmt("%s/s1_metadata.json", store);
-    char *text = rbt_slurp(meta);
-    cJSON *doc = rbt_json(text);
-    free(text);
-    cJSON_AddNumberToObject(
-        cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "targets"), 1), "config"),
-        "retired_key", 1);
-    text = cJSON_Print(doc);
-    rbt_spit(meta, text);
-    cJSON_free(text);
-    cJSON_Delete(doc);
-    free(meta);
+    retire_config_key(1);
     r = RB("--json execute-rollback --id s1 --dry-run", plugins);
     cr_assert_eq(r.code, 3, "exit %d: %s%s", r.code, r.out, r.err);
     cr_assert(strstr(r.err, "target 'second': the recorded config no longer fits its backend"),
@@ -279,18 +287,7 @@ Test(review, a_recorded_config_that_no_longer_fits_changes_nothing)
     /* No trap this time: the first target is refused for its config. */
     rbt_run r = rbt_sh("rmdir '%s.hello-tmp'", file);
     rbt_run_free(&r);
-    char *meta = rbt_fmt("%s/s1_metadata.json", store);
-    char *text = rbt_slurp(meta);
-    cJSON *doc = rbt_json(text);
-    free(text);
-    cJSON_AddNumberToObject(
-        cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "targets"), 0), "config"),
-        "retired_key", 1);
-    text = cJSON_Print(doc);
-    rbt_spit(meta, text);
-    cJSON_free(text);
-    cJSON_Delete(doc);
-    free(meta);
+    retire_config_key(0);
     r = RB("--json execute-rollback --id s1 --yes --no-safety-snapshot", plugins);
     cr_assert_eq(r.code, 3, "exit %d: %s%s", r.code, r.out, r.err);
     cr_assert(strstr(r.err, "target 'first': the recorded config no longer fits its backend"), "%s",
