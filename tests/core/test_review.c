@@ -294,11 +294,11 @@ Test(review, a_recorded_config_that_no_longer_fits_changes_nothing)
               r.err);
     rbt_run_free(&r);
     /* "second" comes back first in a rollback: it must not have. */
-    text = rbt_slurp(second);
+    char *text = rbt_slurp(second);
     cr_assert_str_eq(text, "second=2\n");
     free(text);
     r = RB("--json history", plugins);
-    doc = rbt_json(r.out);
+    cJSON *doc = rbt_json(r.out);
     rbt_run_free(&r);
     cr_assert_eq(cJSON_GetObjectItem(doc, "count")->valueint, 0);
     cJSON_Delete(doc);
