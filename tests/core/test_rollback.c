@@ -277,8 +277,9 @@ Test(rollback, service_status_and_health_check)
 {
     snapshot("s1");
     char *www = rbt_fmt("%s/www", tmp);
+    /* The server must not hold the pipe the test reads to its end. */
     rbt_run r = rbt_sh("mkdir -p '%s' && echo ok > '%s/health' && "
-                       "(busybox httpd -f -p 127.0.0.1:18431 -h '%s' & echo $!) ",
+                       "(busybox httpd -f -p 127.0.0.1:18431 -h '%s' >/dev/null 2>&1 & echo $!) ",
                        www, www, www);
     cr_assert_eq(r.code, 0, "%s", r.err);
     int pid = atoi(r.out);
