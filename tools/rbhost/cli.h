@@ -28,6 +28,9 @@ typedef struct rb_cli {
     const char **plugin_dirs;
     size_t plugin_dir_count;
     char *command_line;
+    /* Defaults from rbhost.conf (or built in); a command-line flag wins. */
+    int confirmation_required; /* execute-rollback asks on a terminal */
+    int dry_run_default;       /* execute-rollback only plans unless told to act */
 } rb_cli;
 
 typedef struct rb_command {

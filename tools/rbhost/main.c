@@ -89,7 +89,7 @@ int main(int argc, char **argv)
         {"json", no_argument, 0, 'j'},        {"quiet", no_argument, 0, 'q'},
         {"verbose", no_argument, 0, 'v'},     {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},     {0, 0, 0, 0}};
-    rb_cli cli = {0};
+    rb_cli cli = {.confirmation_required = 1};
     const char **dirs = calloc((size_t)argc + 1, sizeof *dirs);
     if (!dirs)
         return RB_EXIT_FAILED;
