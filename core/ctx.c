@@ -6,11 +6,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "rb_conf.h"
 #include "rb_ctx.h"
 #include "rb_error.h"
 #include "rb_fs.h"
 #include "rb_log.h"
 #include "rb_paths.h"
+#include "rb_rollback.h"
 
 static int push_dir(rb_ctx *ctx, const char *dir)
 {
@@ -55,6 +57,19 @@ static char *cache_path(void)
     return strdup(buf);
 }
 
+/* S3 stores (--store s3://...) take endpoint, region, addressing style
+ * and CA file from rbhost.conf's [s3] section when the URL does not. */
+static int s3_defaults(void)
+{
+    const rb_conf *conf = rb_conf_active();
+    if (!conf)
+        return 0;
+    rb_store_s3_settings s = {
+        rb_conf_get_string(conf, "s3.endpoint"), rb_conf_get_string(conf, "s3.region"),
+        rb_conf_get_string(conf, "s3.addressing_style"), rb_conf_get_string(conf, "s3.ca_file")};
+    return rb_store_s3_configure(&s);
+}
+
 int rb_ctx_new(rb_ctx **out, const rb_ctx_options *opts)
 {
     rb_ctx *ctx = calloc(1, sizeof *ctx);
@@ -71,6 +86,8 @@ int rb_ctx_new(rb_ctx **out, const rb_ctx_options *opts)
     int rc = ctx->store_location && ctx->command
                  ? 0
                  : rb_error_set(RB_ENOMEM, RB_ERRCLASS_NOMEMORY, "out of memory");
+    if (rc == 0)
+        rc = s3_defaults();
     for (size_t i = 0; rc == 0 && i < opts->plugin_dir_count; i++)
         rc = push_dir(ctx, opts->plugin_dirs[i]);
     const char *env = getenv("RBHOST_PLUGIN_PATH");
@@ -126,6 +143,11 @@ int rb_ctx_store(rb_ctx *ctx, int create, rb_store_lock_mode mode, rb_store **ou
         if (rc)
             return rc;
         rc = rb_store_lock(ctx->store, mode, ctx->command, 0);
+        /* An interrupted rollback must be finished or reverted before
+         * anything else changes the live state or the store. */
+        if (rc == 0)
+            rc = rb_rollback_pending_check(ctx, ctx->store,
+                                           create || mode == RB_STORE_LOCK_EXCLUSIVE);
         if (rc) {
             rb_store_close(ctx->store);
             ctx->store = NULL;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "rb_error.h"
@@ -108,39 +109,86 @@ static int need_txn(rb_op *op)
                         "blobs can only be written while a snapshot is being taken");
 }
 
+/* Writers and readers carry their op so that the bytes they move show in
+ * its progress; backends only ever see the opaque pointer. */
+typedef struct counted_writer {
+    rb_store_writer *w;
+    rb_progress *progress;
+} counted_writer;
+
+typedef struct counted_reader {
+    rb_store_reader *r;
+    rb_progress *progress;
+} counted_reader;
+
 static int h_writer_open(rb_op *op, rb_blob_writer **out)
 {
     int rc = need_txn(op);
     if (rc)
         return rc;
-    return rb_store_writer_open(op->txn, (rb_store_writer **)out);
+    counted_writer *cw = malloc(sizeof *cw);
+    if (!cw)
+        return rb_error_set(RB_ENOMEM, RB_ERRCLASS_NOMEMORY, "out of memory");
+    cw->progress = op->progress;
+    rc = rb_store_writer_open(op->txn, &cw->w);
+    if (rc) {
+        free(cw);
+        return rc;
+    }
+    *out = (rb_blob_writer *)cw;
+    return 0;
 }
 
 static int h_write(rb_blob_writer *w, const void *data, size_t len)
 {
-    return rb_store_writer_write((rb_store_writer *)w, data, len);
+    counted_writer *cw = (counted_writer *)w;
+    int rc = rb_store_writer_write(cw->w, data, len);
+    if (rc == 0)
+        rb_progress_add_bytes(cw->progress, len);
+    return rc;
 }
 
 static int h_writer_commit(rb_blob_writer *w, char id[RB_BLOB_ID_SIZE])
 {
-    return rb_store_writer_commit((rb_store_writer *)w, id);
+    counted_writer *cw = (counted_writer *)w;
+    int rc = rb_store_writer_commit(cw->w, id);
+    free(cw);
+    return rc;
 }
 
 static void h_writer_abort(rb_blob_writer *w)
 {
-    rb_store_writer_abort((rb_store_writer *)w);
+    counted_writer *cw = (counted_writer *)w;
+    if (!cw)
+        return;
+    rb_store_writer_abort(cw->w);
+    free(cw);
 }
 
 static int h_put(rb_op *op, const void *data, size_t len, char id[RB_BLOB_ID_SIZE])
 {
     int rc = need_txn(op);
-    return rc ? rc : rb_store_put(op->txn, data, len, id);
+    rc = rc ? rc : rb_store_put(op->txn, data, len, id);
+    if (rc == 0)
+        rb_progress_add_bytes(op->progress, len);
+    return rc;
 }
 
 static int h_put_fd(rb_op *op, int fd, char id[RB_BLOB_ID_SIZE])
 {
     int rc = need_txn(op);
-    return rc ? rc : rb_store_put_fd(op->txn, fd, id);
+    if (rc)
+        return rc;
+    /* The store reads from the current offset to the end. */
+    struct stat st;
+    off_t at = lseek(fd, 0, SEEK_CUR);
+    uint64_t len = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && at >= 0 && st.st_size > at
+                       ? (uint64_t)(st.st_size - at)
+                       : 0;
+    rc = rb_store_put_fd(op->txn, fd, id);
+    if (rc == 0)
+        rb_progress_add_bytes(op->progress, len);
+    return rc;
 }
 
 static int h_ref(rb_op *op, const char *id)
@@ -156,22 +204,46 @@ static int64_t h_blob_size(rb_op *op, const char *id)
 
 static int h_reader_open(rb_op *op, const char *id, rb_blob_reader **out)
 {
-    return rb_store_reader_open(op->store, id, (rb_store_reader **)out);
+    counted_reader *cr = malloc(sizeof *cr);
+    if (!cr)
+        return rb_error_set(RB_ENOMEM, RB_ERRCLASS_NOMEMORY, "out of memory");
+    cr->progress = op->progress;
+    int rc = rb_store_reader_open(op->store, id, &cr->r);
+    if (rc) {
+        free(cr);
+        return rc;
+    }
+    *out = (rb_blob_reader *)cr;
+    return 0;
 }
 
 static int64_t h_read(rb_blob_reader *r, void *buf, size_t len)
 {
-    return rb_store_reader_read((rb_store_reader *)r, buf, len);
+    counted_reader *cr = (counted_reader *)r;
+    int64_t n = rb_store_reader_read(cr->r, buf, len);
+    if (n > 0)
+        rb_progress_add_bytes(cr->progress, (uint64_t)n);
+    return n;
 }
 
 static void h_reader_close(rb_blob_reader *r)
 {
-    rb_store_reader_close((rb_store_reader *)r);
+    counted_reader *cr = (counted_reader *)r;
+    if (!cr)
+        return;
+    rb_store_reader_close(cr->r);
+    free(cr);
 }
 
 static int h_get_fd(rb_op *op, const char *id, int fd)
 {
-    return rb_store_get_fd(op->store, id, fd);
+    int rc = rb_store_get_fd(op->store, id, fd);
+    if (rc == 0 && op->progress) {
+        int64_t size = rb_store_blob_size(op->store, id);
+        if (size > 0)
+            rb_progress_add_bytes(op->progress, (uint64_t)size);
+    }
+    return rc;
 }
 
 static void h_progress(rb_op *op, uint64_t done, uint64_t total, const char *unit)

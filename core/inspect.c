@@ -7,6 +7,7 @@
 #include "rb_core.h"
 #include "rb_error.h"
 #include "rb_log.h"
+#include "rb_rollback.h"
 #include "rb_target.h"
 
 cJSON *rb_error_response(void)
@@ -269,6 +270,9 @@ int rb_status_get(rb_ctx *ctx, cJSON **response)
     cJSON_AddNumberToObject(st, "blobs", (double)stats.blobs);
     cJSON_AddNumberToObject(st, "stored_bytes", (double)stats.stored_bytes);
     cJSON_AddNumberToObject(st, "original_bytes", (double)stats.original_bytes);
+    /* An interrupted rollback, until --resume finishes or reverts it. */
+    cJSON_AddItemToObject(r, "pending_rollbacks",
+                          store ? rb_rollback_pending_list(store) : cJSON_CreateArray());
     rb_registry *reg = rb_ctx_registry(ctx);
     cJSON *types = cJSON_AddArrayToObject(r, "supported_types");
     cJSON *backends = cJSON_AddArrayToObject(r, "backends");

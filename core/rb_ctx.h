@@ -19,6 +19,7 @@ struct rb_ctx {
     int progress_tty;
     char *command;
     atomic_int cancel;
+    int resuming; /* execute-rollback --resume: the one command a pending rollback allows */
 };
 
 /* Opens (and with `create`, creates) the store and takes its lock. */

@@ -43,6 +43,23 @@ int rb_target_run(rb_ctx *ctx, rb_store *store, const cJSON *target, const char 
                   rb_target_action action, unsigned int flags, const char *rollback_id,
                   const char *restore_to, const rb_safety_slot *safety, cJSON **result);
 
+/* Limits of one run: the flag that cancels it (what the backend's
+ * cancelled() reads) and a deadline on rb_monotonic()'s clock (0: none),
+ * after which cancelled() is true as well. */
+typedef struct rb_target_limits {
+    const atomic_int *cancel;
+    double deadline;
+} rb_target_limits;
+
+/* rb_target_run with limits (rb_target_run uses the context's cancel
+ * flag and no deadline). Safe to call from another thread than the
+ * context's once the target's backend is loaded. */
+int rb_target_run_limited(rb_ctx *ctx, rb_store *store, const cJSON *target,
+                          const char *snapshot_id, rb_target_action action, unsigned int flags,
+                          const char *rollback_id, const char *restore_to,
+                          const rb_safety_slot *safety, const rb_target_limits *limits,
+                          cJSON **result);
+
 /* A new snapshot document of a set: seed 001's fields (id, type "set",
  * created_at, empty config and metadata, status "created") and an empty
  * "targets" array, returned through *targets. */

@@ -7,8 +7,10 @@
 
 #include "rb_core.h"
 #include "rb_error.h"
+#include "rb_events.h"
 #include "rb_log.h"
 #include "rb_progress.h"
+#include "rb_set.h"
 #include "rb_target.h"
 
 static void add_origin(cJSON *doc, double seconds)
@@ -132,59 +134,109 @@ int rb_snapshot_create(rb_ctx *ctx, const char *id, const char *type, const cJSO
     return rc;
 }
 
-static int check_spec_target(const cJSON *t, size_t index, const cJSON *seen)
+/* One target of a set, run on a worker thread: everything it touches is
+ * its own (op, progress, error message) or thread-safe (the transaction's
+ * blob writes, the loaded backends, read-only store lookups). */
+typedef struct set_run {
+    rb_ctx *ctx;
+    rb_store *store;
+    rb_store_txn *txn;
+    const char *id;
+    const cJSON *targets;
+    cJSON **docs;
+} set_run;
+
+static int snapshot_one(void *arg, int index)
 {
-    if (!cJSON_IsObject(t))
-        return rb_error_set(RB_EINVAL, RB_ERRCLASS_INVALID, "spec: targets[%zu] is not an object",
-                            index);
-    const cJSON *m;
-    cJSON_ArrayForEach(m, t)
-    {
-        if (strcmp(m->string, "name") && strcmp(m->string, "type") && strcmp(m->string, "config"))
-            return rb_error_set(RB_EINVAL, RB_ERRCLASS_INVALID,
-                                "spec: targets[%zu]: unknown key '%s' (known: name, type, config)",
-                                index, m->string);
-    }
+    set_run *r = arg;
+    const cJSON *t = cJSON_GetArrayItem(r->targets, index);
     const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "name"));
     const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "type"));
-    if (!name || !type)
-        return rb_error_set(RB_EINVAL, RB_ERRCLASS_INVALID,
-                            "spec: targets[%zu] needs a \"name\" and a \"type\" (strings)", index);
-    int rc = rb_store_id_validate(name, "target name");
-    if (rc)
+    const cJSON *config = cJSON_GetObjectItemCaseSensitive(t, "config");
+    cJSON *empty = config ? NULL : cJSON_CreateObject();
+    int rc = rb_target_snapshot(r->ctx, r->store, r->txn, r->id, name, type,
+                                config ? config : empty, 0, NULL, &r->docs[index]);
+    cJSON_Delete(empty);
+    if (rc == 0) {
+        /* The rollback reads its order and policy from the snapshot. */
+        static const char *const kept[] = {"depends_on", "timeout", "retry"};
+        for (size_t k = 0; k < sizeof kept / sizeof *kept; k++) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(t, kept[k]);
+            if (v)
+                cJSON_AddItemToObject(r->docs[index], kept[k], cJSON_Duplicate(v, 1));
+        }
+    }
+    return rc;
+}
+
+/* The targets of a set, in parallel where depends_on allows, committed as
+ * one snapshot only when every one succeeded. */
+static int take_set(rb_ctx *ctx, rb_store *store, const char *id, const cJSON *spec, int jobs,
+                    cJSON **response)
+{
+    const cJSON *targets = cJSON_GetObjectItemCaseSensitive(spec, "targets");
+    int rc;
+    int n = cJSON_GetArraySize(targets);
+    cJSON **docs = calloc((size_t)n, sizeof *docs);
+    if (!docs)
+        return rb_error_set(RB_ENOMEM, RB_ERRCLASS_NOMEMORY, "out of memory");
+    rb_store_txn *txn;
+    if ((rc = rb_store_txn_begin(store, &txn))) {
+        free(docs);
         return rc;
-    const cJSON *s;
-    cJSON_ArrayForEach(s, seen) if (!strcmp(s->valuestring, name)) return rb_error_set(
-        RB_EINVAL, RB_ERRCLASS_INVALID, "spec: target name '%s' is used twice", name);
-    return 0;
+    }
+    if (jobs <= 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        jobs = cores > 0 ? (int)cores : 1;
+    }
+    double t0 = rb_monotonic();
+    set_run run = {ctx, store, txn, id, targets, docs};
+    int failed = -1;
+    rc = rb_set_run_parallel(targets, (size_t)jobs, snapshot_one, &run, &failed);
+    cJSON *list;
+    cJSON *doc = rb_doc_new_set(id, &list);
+    const cJSON *of = cJSON_GetObjectItemCaseSensitive(spec, "on_failure");
+    if (of)
+        cJSON_AddItemToObject(cJSON_GetObjectItemCaseSensitive(doc, "config"), "on_failure",
+                              cJSON_Duplicate(of, 1));
+    for (int i = 0; i < n; i++) {
+        if (rc == 0)
+            cJSON_AddItemToArray(list, docs[i]);
+        else
+            cJSON_Delete(docs[i]);
+    }
+    free(docs);
+    if (rc) {
+        /* Nothing of a set is kept unless every target succeeded; the
+         * message already names the target that failed. */
+        rb_store_txn_abort(txn);
+        cJSON_Delete(doc);
+        return rc;
+    }
+    add_origin(doc, rb_monotonic() - t0);
+    rb_events_snapshot_record(spec, doc);
+    rc = rb_store_snapshot_commit(txn, id, doc);
+    if (rc == 0)
+        *response = snapshot_response(doc);
+    cJSON_Delete(doc);
+    return rc;
 }
 
 int rb_snapshot_create_set(rb_ctx *ctx, const char *id, const cJSON *spec, cJSON **response)
 {
+    return rb_snapshot_create_set_jobs(ctx, id, spec, 0, response);
+}
+
+int rb_snapshot_create_set_jobs(rb_ctx *ctx, const char *id, const cJSON *spec, int jobs,
+                                cJSON **response)
+{
     int rc = rb_store_id_validate(id, "snapshot id");
-    if (rc)
+    if (rc || (rc = rb_set_spec_check(spec)))
         return rc;
     const cJSON *targets = cJSON_GetObjectItemCaseSensitive(spec, "targets");
-    if (!cJSON_IsObject(spec) || !cJSON_IsArray(targets) || cJSON_GetArraySize(targets) == 0)
-        return rb_error_set(
-            RB_EINVAL, RB_ERRCLASS_INVALID,
-            "spec: expected {\"targets\": [{\"name\", \"type\", \"config\"}, ...]}");
-    const cJSON *m;
-    cJSON_ArrayForEach(m, spec) if (strcmp(m->string, "targets")) return rb_error_set(
-        RB_EINVAL, RB_ERRCLASS_INVALID, "spec: unknown key '%s' (known: targets)", m->string);
-    cJSON *seen = cJSON_CreateArray();
-    size_t i = 0;
+    /* Every backend is loaded here, on this thread: the workers only look
+     * them up. */
     const cJSON *t;
-    cJSON_ArrayForEach(t, targets)
-    {
-        if ((rc = check_spec_target(t, i++, seen))) {
-            cJSON_Delete(seen);
-            return rc;
-        }
-        cJSON_AddItemToArray(seen, cJSON_CreateString(cJSON_GetStringValue(
-                                       cJSON_GetObjectItemCaseSensitive(t, "name"))));
-    }
-    cJSON_Delete(seen);
     cJSON_ArrayForEach(t, targets)
     {
         rb_plugin_entry *backend;
@@ -201,34 +253,10 @@ int rb_snapshot_create_set(rb_ctx *ctx, const char *id, const cJSON *spec, cJSON
         return rc;
     if ((rc = refuse_existing(store, id)))
         return rc;
-    rb_store_txn *txn;
-    if ((rc = rb_store_txn_begin(store, &txn)))
+    rb_events *events;
+    if ((rc = rb_events_snapshot_begin(&events, ctx, id, spec)))
         return rc;
-    double t0 = rb_monotonic();
-    cJSON *list;
-    cJSON *doc = rb_doc_new_set(id, &list);
-    cJSON_ArrayForEach(t, targets)
-    {
-        const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "name"));
-        const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "type"));
-        const cJSON *config = cJSON_GetObjectItemCaseSensitive(t, "config");
-        cJSON *empty = config ? NULL : cJSON_CreateObject();
-        cJSON *target = NULL;
-        rc = rb_target_snapshot(ctx, store, txn, id, name, type, config ? config : empty, 0, NULL,
-                                &target);
-        cJSON_Delete(empty);
-        if (rc) {
-            /* Nothing of a set is kept unless every target succeeded. */
-            rb_store_txn_abort(txn);
-            cJSON_Delete(doc);
-            return rc;
-        }
-        cJSON_AddItemToArray(list, target);
-    }
-    add_origin(doc, rb_monotonic() - t0);
-    rc = rb_store_snapshot_commit(txn, id, doc);
-    if (rc == 0)
-        *response = snapshot_response(doc);
-    cJSON_Delete(doc);
+    rc = take_set(ctx, store, id, spec, jobs, response);
+    rb_events_snapshot_end(events, rc);
     return rc;
 }

@@ -190,6 +190,17 @@ int rb_target_run(rb_ctx *ctx, rb_store *store, const cJSON *target, const char 
                   rb_target_action action, unsigned int flags, const char *rollback_id,
                   const char *restore_to, const rb_safety_slot *safety, cJSON **result)
 {
+    rb_target_limits limits = {&ctx->cancel, 0};
+    return rb_target_run_limited(ctx, store, target, snapshot_id, action, flags, rollback_id,
+                                 restore_to, safety, &limits, result);
+}
+
+int rb_target_run_limited(rb_ctx *ctx, rb_store *store, const cJSON *target,
+                          const char *snapshot_id, rb_target_action action, unsigned int flags,
+                          const char *rollback_id, const char *restore_to,
+                          const rb_safety_slot *safety, const rb_target_limits *limits,
+                          cJSON **result)
+{
     const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(target, "name"));
     const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(target, "type"));
     if (!name || !type)
@@ -243,6 +254,8 @@ int rb_target_run(rb_ctx *ctx, rb_store *store, const cJSON *target, const char 
     char label[256];
     snprintf(label, sizeof label, "%s %s", action_name(action), name);
     op_prepare(ctx, &op, label);
+    op.cancel = limits->cancel;
+    op.deadline = limits->deadline;
     if (!fn) {
         rc = 0;
         if (action == RB_ACTION_PLAN)
@@ -261,6 +274,14 @@ int rb_target_run(rb_ctx *ctx, rb_store *store, const cJSON *target, const char 
         rb_log_set_target(NULL);
         if (rc > 0)
             rc = RB_ERROR;
+        /* A backend that gave up because the step's time ran out says
+         * "cancelled"; the user wants to know it was the timeout. */
+        if (rc && op.deadline > 0 && rb_monotonic() > op.deadline && !atomic_load(&ctx->cancel)) {
+            char why[1024];
+            snprintf(why, sizeof why, "%s", rb_error_last()->message);
+            rc = rb_error_set(RB_ETIMEOUT, RB_ERRCLASS_BACKEND,
+                              "did not finish within its timeout (%s)", why);
+        }
         if (rc && rc != RB_EDRIFT) {
             if (!rb_error_last()->message[0])
                 rb_error_set(rc, RB_ERRCLASS_BACKEND, "backend '%s' failed without a message",

@@ -21,9 +21,24 @@ typedef struct rb_store_reader rb_store_reader;
 
 #define RB_STORE_CREATE 0x1u /* create the store if it does not exist */
 
-/* Opens the store at `location` (a directory path). Takes no lock. */
+/* Opens the store at `location`: a directory path, or
+ * s3://BUCKET[/PREFIX][?endpoint=URL&region=R&style=path|virtual] for an
+ * S3 store (store_s3.h), which works through a local cache directory.
+ * Takes no lock. */
 int rb_store_open(rb_store **out, const char *location, unsigned int flags);
 void rb_store_close(rb_store *store);
+/* Defaults for s3:// locations from the front end's configuration file
+ * ([s3] section); the URL's query overrides them, and they override the
+ * environment. Copied; NULL clears them. */
+typedef struct rb_store_s3_settings {
+    const char *endpoint;
+    const char *region;
+    const char *style; /* "path" or "virtual" */
+    const char *ca_file;
+} rb_store_s3_settings;
+int rb_store_s3_configure(const rb_store_s3_settings *settings);
+
+/* The location as given (the s3:// URL without its query for S3). */
 const char *rb_store_location(const rb_store *store);
 
 /* The default location: /var/lib/rbhost for root, $XDG_STATE_HOME/rbhost
@@ -99,6 +114,17 @@ int rb_store_record_read(rb_store *store, const char *rollback_id, cJSON **recor
 /* Ids sorted by started_at then id. */
 int rb_store_record_list(rb_store *store, char ***ids_out, size_t *count_out);
 
+/* --- journals of rollbacks in progress (one JSON document each) ---
+ * Written durably (temporary name, fsync, rename) after every step of a
+ * rollback and removed once its record is written: a journal that remains
+ * is a rollback that was interrupted. */
+int rb_store_journal_write(rb_store *store, const char *rollback_id, const cJSON *journal);
+int rb_store_journal_read(rb_store *store, const char *rollback_id, cJSON **journal_out);
+/* Ids sorted by started_at then id; an empty list when there is none. */
+int rb_store_journal_list(rb_store *store, char ***ids_out, size_t *count_out);
+/* Removing a journal that is not there is not an error. */
+int rb_store_journal_remove(rb_store *store, const char *rollback_id);
+
 /* --- maintenance --- */
 typedef struct rb_store_stats {
     uint64_t snapshots;
@@ -123,6 +149,29 @@ int rb_store_check(rb_store *store, rb_store_problem_fn fn, void *ctx);
 /* Removes blobs no snapshot uses; safe against a snapshot being committed
  * at the same time (takes the exclusive lock itself). */
 int rb_store_gc(rb_store *store, uint64_t *freed_blobs, uint64_t *freed_bytes);
+
+/* --- the audit log: lines only ever appended ---
+ * Appends the line `make` returns (malloc'd, without a newline; NULL after
+ * setting an error to give up) given the current last line of the log
+ * (NULL when the log is empty). The log's own exclusive lock is held from
+ * reading the last line until the new one is durable, so concurrent
+ * appenders chain one after the other. */
+typedef char *(*rb_store_audit_fn)(const char *last_line, void *arg);
+int rb_store_audit_append(rb_store *store, rb_store_audit_fn make, void *arg);
+/* The whole log as written (empty when there is none); *text_out is
+ * malloc'd and NUL-terminated. */
+int rb_store_audit_read(rb_store *store, char **text_out, size_t *len_out);
+
+/* Copies snapshot `id` and every blob it uses from one store to another
+ * (a directory or an s3:// location): records travel as stored, each
+ * checked against its id first; those the destination holds already are
+ * not copied again. Refuses (RB_EEXISTS) when `to` has the id. */
+typedef struct rb_store_copy_stats {
+    uint64_t copied_blobs;
+    uint64_t reused_blobs;
+    uint64_t copied_bytes; /* stored (compressed) bytes sent */
+} rb_store_copy_stats;
+int rb_store_copy_snapshot(rb_store *from, rb_store *to, const char *id, rb_store_copy_stats *st);
 
 /* Export one snapshot (document and every blob it uses) as a
  * zstd-compressed tar; import one back. Import refuses absolute paths, "..",

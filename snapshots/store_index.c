@@ -14,6 +14,7 @@
 
 #include "rb_error.h"
 #include "rb_fs.h"
+#include "store_s3.h"
 
 /* Index file: "RBIDX001", entry count (u64), entries sorted by id
  * (id[32], offset u64, original length u64, stored length u32, flags u32),
@@ -106,9 +107,32 @@ int rb_store_pack_open(rb_store *s, uint32_t no, int *fd_out, bool *owned)
     int fd = s->packs[no].fd;
     if (fd < 0) {
         char *path = rb_store_path(s->packs_dir, "%s.pack", s->packs[no].name);
+        if (path && (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 && errno == ENOENT && s->s3) {
+            /* Not in the S3 store's cache yet: other readers go on while
+             * it comes down. */
+            char name[RB_STORE_PACK_NAME + 1];
+            memcpy(name, s->packs[no].name, sizeof name);
+            pthread_mutex_unlock(&s->packs_mu);
+            int frc = rb_store_s3_fetch_pack(s, name);
+            pthread_mutex_lock(&s->packs_mu);
+            if (frc < 0) {
+                free(path);
+                pthread_mutex_unlock(&s->packs_mu);
+                *fd_out = -1;
+                return frc;
+            }
+            fd = s->packs[no].fd;
+            if (fd >= 0) {
+                free(path);
+                pthread_mutex_unlock(&s->packs_mu);
+                *fd_out = fd;
+                return 0;
+            }
+            fd = open(path, O_RDONLY | O_CLOEXEC);
+        }
         if (!path)
             rc = rb_store_nomem();
-        else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        else if (fd < 0)
             rc = rb_error_os("cannot open pack %s", path);
         else if (s->open_packs < PACK_FDS_MAX) {
             s->packs[no].fd = fd;

@@ -76,8 +76,11 @@ typedef struct rb_store_pool {
     size_t count, cap;
 } rb_store_pool;
 
+struct rb_s3;
+struct rb_s3_lock;
+
 struct rb_store {
-    char *dir;
+    char *dir; /* for an S3 store, its cache directory */
     char *data_dir;
     char *packs_dir;
     char *records_dir;
@@ -103,6 +106,13 @@ struct rb_store {
 
     rb_store_pool dctx_pool;
     rb_store_pool cctx_pool;
+
+    /* An S3 store (store_s3.h): NULL for a local one. */
+    char *url;
+    struct rb_s3 *s3;
+    char s3_owner[128];
+    struct rb_s3_lock *s3_shared, *s3_excl;
+    bool s3_registered;
 };
 
 struct rb_store_txn {
@@ -120,7 +130,8 @@ struct rb_store_txn {
     size_t ndone, done_cap;
     uint8_t *wbuf; /* records not written to the pack yet, ending at pack_off */
     size_t wlen;
-    int failed; /* sticky error code after a failed append */
+    int failed;       /* sticky error code after a failed append */
+    void *s3_uploads; /* packs going up to an S3 store */
 };
 
 /* --- helpers (store_util.c) --- */
@@ -133,6 +144,20 @@ int rb_store_nomem(void);
  * to replace, when `noreplace`), fsync the directory. Mode 0600 whatever
  * the umask. */
 int rb_store_file_write(const char *path, const void *data, size_t len, bool noreplace);
+/* Keeps the calling thread's error across clean-up that may fail. */
+typedef struct rb_store_saved_error {
+    int code;
+    int klass;
+    char *message;
+} rb_store_saved_error;
+void rb_store_error_save(rb_store_saved_error *e);
+void rb_store_error_restore(rb_store_saved_error *e);
+/* Removes a store file (and its object, in an S3 store); an absent file
+ * is no error. */
+int rb_store_file_remove(const char *path);
+/* Sends a file changed in place (appended) to the bucket of an S3 store;
+ * nothing for a local store. */
+int rb_store_file_publish(const char *path);
 int rb_store_pwrite_all(int fd, const void *data, size_t len, uint64_t off, const char *path);
 int rb_store_pread_all(int fd, void *buf, size_t len, uint64_t off, const char *path);
 char *rb_store_path(const char *dir, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -13,6 +13,7 @@
 
 #include "rb_error.h"
 #include "rb_fs.h"
+#include "store_s3.h"
 
 /* flock cannot say who holds a lock, so every holder leaves a note
  * locks/<pid> with its command; a conflicting caller names a live holder. */
@@ -121,6 +122,15 @@ int rb_store_lock(rb_store *store, rb_store_lock_mode mode, const char *command,
             return locked_error(store);
         return rb_error_os("cannot lock store %s", store->dir);
     }
+    /* Other hosts see only the bucket's lock. */
+    int rc = rb_store_s3_lock(store, mode == RB_STORE_LOCK_EXCLUSIVE, command);
+    if (rc < 0) {
+        if (store->lock_mode)
+            flock(store->lock_fd, store->lock_mode == RB_STORE_LOCK_EXCLUSIVE ? LOCK_EX : LOCK_SH);
+        else
+            rb_store_unlock(store);
+        return rc;
+    }
     store->lock_mode = mode;
     note_write(store, command);
     return 0;
@@ -128,6 +138,7 @@ int rb_store_lock(rb_store *store, rb_store_lock_mode mode, const char *command,
 
 void rb_store_unlock(rb_store *store)
 {
+    rb_store_s3_unlock(store);
     if (store->lock_fd < 0)
         return;
     note_remove(store);

@@ -10,6 +10,7 @@
 
 #include "rb_error.h"
 #include "rb_fs.h"
+#include "store_s3.h"
 
 int rb_store_id_validate(const char *id, const char *what)
 {
@@ -53,7 +54,7 @@ char *rb_store_default_location(void)
 
 const char *rb_store_location(const rb_store *store)
 {
-    return store->dir;
+    return store->url ? store->url : store->dir;
 }
 
 /* Creates `path` with mode 0700 whatever the umask; leaves an existing
@@ -123,6 +124,18 @@ int rb_store_open(rb_store **out, const char *location, unsigned int flags)
     while (n > 1 && location[n - 1] == '/')
         n--;
     s->dir = strndup(location, n);
+    bool create = flags & RB_STORE_CREATE;
+    if (s->dir && rb_s3_is_url(location)) {
+        /* The cache directory stands in for the store directory; it is
+         * made whatever `flags` say, the bucket being the store. */
+        char *cache;
+        int rc = rb_store_s3_attach(s, location, create, &cache);
+        if (rc < 0) {
+            rb_store_close(s);
+            return rc;
+        }
+        create = true;
+    }
     if (s->dir) {
         s->data_dir = rb_fs_join(s->dir, "data");
         s->records_dir = rb_fs_join(s->dir, "rollbacks");
@@ -133,7 +146,7 @@ int rb_store_open(rb_store **out, const char *location, unsigned int flags)
         rb_store_close(s);
         return rb_store_nomem();
     }
-    int rc = init_dirs(s, flags & RB_STORE_CREATE);
+    int rc = init_dirs(s, create);
     if (rc < 0) {
         rb_store_close(s);
         return rc;
@@ -148,6 +161,7 @@ void rb_store_close(rb_store *store)
         return;
     rb_store_unlock(store);
     rb_store_index_reset(store);
+    rb_store_s3_detach(store);
     free(store->txns);
     rb_store_pool_destroy(&store->cctx_pool, rb_store_cctx_free);
     rb_store_pool_destroy(&store->dctx_pool, rb_store_dctx_free);

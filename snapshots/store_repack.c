@@ -105,10 +105,10 @@ int rb_store_pack_remove(rb_store *s, const char *name)
     int rc = !idx || !pack ? rb_store_nomem() : 0;
     /* Index first: a pack without an index is garbage, an index without
      * its pack is damage. */
-    if (rc == 0 && unlink(idx) < 0 && errno != ENOENT)
-        rc = rb_error_os("cannot remove %s", idx);
-    if (rc == 0 && unlink(pack) < 0 && errno != ENOENT)
-        rc = rb_error_os("cannot remove %s", pack);
+    if (rc == 0)
+        rc = rb_store_file_remove(idx);
+    if (rc == 0)
+        rc = rb_store_file_remove(pack);
     free(idx);
     free(pack);
     return rc;

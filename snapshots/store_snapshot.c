@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "rb_error.h"
@@ -81,9 +82,12 @@ int rb_store_snapshot_delete(rb_store *store, const char *id)
     char *path = rb_store_meta_path(store, id);
     if (!path)
         return rb_store_nomem();
-    if (unlink(path) < 0)
+    struct stat st;
+    if (stat(path, &st) < 0)
         rc = errno == ENOENT ? not_found(store, id)
                              : rb_error_os("cannot remove snapshot '%s' (%s)", id, path);
+    else
+        rc = rb_store_file_remove(path);
     free(path);
     return rc == 0 ? rb_fs_fsync_dir(store->dir) : rc;
 }

@@ -11,6 +11,7 @@
 
 #include "rb_error.h"
 #include "rb_fs.h"
+#include "store_s3.h"
 
 /* Full packs of a transaction are synced in batches so that a snapshot of
  * many GiB does not keep hundreds of descriptors open until commit. */
@@ -117,6 +118,19 @@ int rb_store_txn_flush_locked(rb_store_txn *t)
     return rc;
 }
 
+/* A full pack of an S3 store goes up while the next one fills. */
+static int upload_pack(rb_store_txn *t, uint32_t no)
+{
+    rb_store *s = t->store;
+    if (!s->s3)
+        return 0;
+    char name[RB_STORE_PACK_NAME + 1];
+    pthread_mutex_lock(&s->packs_mu);
+    memcpy(name, s->packs[no].name, sizeof name);
+    pthread_mutex_unlock(&s->packs_mu);
+    return rb_store_s3_pack_done(s, &t->s3_uploads, name);
+}
+
 /* Called with t->mu held. */
 static int new_pack(rb_store_txn *t)
 {
@@ -159,8 +173,15 @@ static int new_pack(rb_store_txn *t)
         return rc;
     }
     t->packs[t->npacks++] = no;
-    if (t->pack_fd >= 0)
+    if (t->pack_fd >= 0) {
         t->done_fds[t->ndone++] = t->pack_fd;
+        rc = upload_pack(t, t->pack_no);
+        if (rc < 0) {
+            t->pack_fd = fd;
+            t->pack_no = no;
+            return rc;
+        }
+    }
     t->pack_fd = fd;
     t->pack_no = no;
     t->pack_off = 0;
@@ -343,8 +364,11 @@ int rb_store_txn_finish_packs(rb_store_txn *t)
     if (t->pack_fd >= 0) {
         t->done_fds[t->ndone++] = t->pack_fd;
         t->pack_fd = -1;
+        rc = upload_pack(t, t->pack_no);
     }
-    return sync_done(t);
+    int src = sync_done(t);
+    int urc = rb_store_s3_packs_wait(&t->s3_uploads);
+    return rc < 0 ? rc : src < 0 ? src : urc;
 }
 
 /* Pack data is synced before the index naming it, and the index before
@@ -395,6 +419,10 @@ int rb_store_txn_write_indexes(rb_store_txn *t)
 void rb_store_txn_free(rb_store_txn *txn, bool remove_packs)
 {
     rb_store *s = txn->store;
+    rb_store_saved_error saved;
+    rb_store_error_save(&saved);
+    if (txn->s3_uploads)
+        rb_store_s3_packs_wait(&txn->s3_uploads);
     if (txn->pack_fd >= 0)
         txn->done_fds[txn->ndone++] = txn->pack_fd;
     for (size_t i = 0; i < txn->ndone; i++)
@@ -413,10 +441,12 @@ void rb_store_txn_free(rb_store_txn *txn, bool remove_packs)
          * a pack without an index only garbage. */
         char *idx = rb_store_path(s->packs_dir, "%s.idx", p->name);
         char *path = rb_store_path(s->packs_dir, "%s.pack", p->name);
+        /* In an S3 store, packs already up go too; a failure leaves
+         * garbage that gc removes. */
         if (idx)
-            unlink(idx);
+            rb_store_file_remove(idx);
         if (path)
-            unlink(path);
+            rb_store_file_remove(path);
         free(idx);
         free(path);
         if (p->fd >= 0) {
@@ -427,6 +457,7 @@ void rb_store_txn_free(rb_store_txn *txn, bool remove_packs)
     }
     pthread_mutex_unlock(&s->packs_mu);
     pthread_rwlock_unlock(&s->index_lock);
+    rb_store_error_restore(&saved);
     rb_idtab_free(&txn->written);
     rb_idtab_free(&txn->used);
     free(txn->packs);

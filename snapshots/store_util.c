@@ -13,6 +13,7 @@
 
 #include "rb_error.h"
 #include "rb_fs.h"
+#include "store_s3.h"
 
 static atomic_uint tmp_seq;
 
@@ -121,11 +122,46 @@ int rb_store_pread_all(int fd, void *buf, size_t len, uint64_t off, const char *
     return 0;
 }
 
+void rb_store_error_save(rb_store_saved_error *e)
+{
+    const rb_error_info *last = rb_error_last();
+    e->code = last->code;
+    e->klass = (int)last->klass;
+    e->message = last->code ? strdup(last->message) : NULL;
+}
+
+void rb_store_error_restore(rb_store_saved_error *e)
+{
+    if (e->code && e->message)
+        rb_error_set(e->code, (rb_error_class)e->klass, "%s", e->message);
+    else
+        rb_error_clear();
+    free(e->message);
+    e->message = NULL;
+}
+
+int rb_store_file_remove(const char *path)
+{
+    int rc = rb_store_s3_remove_path(path);
+    if (rc == 0 && unlink(path) < 0 && errno != ENOENT)
+        rc = rb_error_os("cannot remove %s", path);
+    return rc;
+}
+
+int rb_store_file_publish(const char *path)
+{
+    return rb_store_s3_put_file_path(path);
+}
+
 int rb_store_file_write(const char *path, const void *data, size_t len, bool noreplace)
 {
     const char *slash = strrchr(path, '/');
     if (!slash)
         return rb_error_set(RB_EINVAL, RB_ERRCLASS_INVALID, "not an absolute path: %s", path);
+    /* In an S3 store the bucket is written first: it is the store. */
+    int s3rc = rb_store_s3_put_path(path, data, len, noreplace);
+    if (s3rc < 0)
+        return s3rc;
     char *dir = strndup(path, (size_t)(slash - path));
     char *tmp = rb_store_path(dir && *dir ? dir : "/", ".%s.tmp.%ld.%u", slash + 1, (long)getpid(),
                               atomic_fetch_add(&tmp_seq, 1));

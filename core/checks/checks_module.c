@@ -1,6 +1,8 @@
-/* The validation tests that need libgit2 and libcurl. Built as a module
- * of its own, loaded by the core on first use (see rb_checks_module.h). */
+/* The validation tests that need libgit2 and libcurl, and the HTTP requests
+ * of watch rules and webhooks. Built as a module of its own, loaded by the
+ * core on first use (see rb_checks_module.h). */
 #include <curl/curl.h>
+#include <stdio.h>
 #include <git2.h>
 #include <string.h>
 #include <strings.h>
@@ -83,7 +85,69 @@ static cJSON *check_health(const cJSON *test)
     return r;
 }
 
-static const rb_checks_module module = {RB_CHECKS_MODULE_VERSION, check_git_commit, check_health};
+static CURL *request_new(const char *url, double timeout)
+{
+    CURL *c = curl_easy_init();
+    if (!c)
+        return NULL;
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(timeout * 1000));
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    return c;
+}
+
+static int http_sample(const char *url, double timeout, long *status, double *seconds, char *err,
+                       size_t errlen)
+{
+    CURL *c = request_new(url, timeout);
+    if (!c) {
+        snprintf(err, errlen, "cannot start a request");
+        return -1;
+    }
+    CURLcode cc = curl_easy_perform(c);
+    double total = 0;
+    curl_easy_getinfo(c, CURLINFO_TOTAL_TIME, &total);
+    *seconds = total;
+    *status = 0;
+    if (cc == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+    else
+        snprintf(err, errlen, "%s", curl_easy_strerror(cc));
+    curl_easy_cleanup(c);
+    return cc == CURLE_OK ? 0 : -1;
+}
+
+static int http_post_json(const char *url, const char *const *headers, const char *body,
+                          double timeout, long *status, char *err, size_t errlen)
+{
+    CURL *c = request_new(url, timeout);
+    if (!c) {
+        snprintf(err, errlen, "cannot start a request");
+        return -1;
+    }
+    struct curl_slist *list = curl_slist_append(NULL, "Content-Type: application/json");
+    for (size_t i = 0; headers && headers[i] && list; i++) {
+        struct curl_slist *n = curl_slist_append(list, headers[i]);
+        if (n)
+            list = n;
+    }
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    CURLcode cc = curl_easy_perform(c);
+    *status = 0;
+    if (cc == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+    else
+        snprintf(err, errlen, "%s", curl_easy_strerror(cc));
+    curl_easy_cleanup(c);
+    curl_slist_free_all(list);
+    return cc == CURLE_OK ? 0 : -1;
+}
+
+static const rb_checks_module module = {RB_CHECKS_MODULE_VERSION, check_git_commit, check_health,
+                                        http_sample, http_post_json};
 
 RB_EXPORT const rb_checks_module *rb_checks_module_entry(void);
 RB_EXPORT const rb_checks_module *rb_checks_module_entry(void)

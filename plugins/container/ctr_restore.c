@@ -208,6 +208,11 @@ static int describe_safety(rollback *rb, rb_node *sm)
         !h->node_add_string(sm, "engine_version", rb->e.product) ||
         !h->node_add_string(sm, "api_version", rb->e.api))
         return RB_ENOMEM;
+    /* The containers are already changed: a safety snapshot without the
+     * engine's identity still undoes the rollback, only unchecked. */
+    if (rb_ctr_identity_record(&rb->e, sm) < 0)
+        h->log(RB_LOG_WARN, "the safety snapshot does not record the engine's identity: %s",
+               rb->e.err);
     rb_node *list = h->node_add_array(sm, "containers");
     if (!list)
         return RB_ENOMEM;

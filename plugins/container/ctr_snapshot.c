@@ -126,6 +126,9 @@ static int record_all(rb_ctr_engine *e, const rb_host_api *h, rb_op *op, cJSON *
         !h->node_add_string(md, "api_version", e->api) ||
         (project && *project && !h->node_add_string(md, "compose_project", project)))
         return RB_ENOMEM;
+    int rc = rb_ctr_identity_record(e, md);
+    if (rc < 0)
+        return rc;
     rb_node *list = h->node_add_array(md, "containers");
     if (!list)
         return RB_ENOMEM;
@@ -140,7 +143,7 @@ static int record_all(rb_ctr_engine *e, const rb_host_api *h, rb_op *op, cJSON *
                                "the engine's inspect document of a container lacks "
                                "its name, id or image");
         cJSON *image = NULL;
-        int rc = rb_ctr_image_inspect(e, image_id, &image);
+        rc = rb_ctr_image_inspect(e, image_id, &image);
         if (rc < 0)
             return rb_ctr_wrap(e, rc, "container %s", name);
         rb_node *c = rb_ctr_record(e, list, doc, image, 1);

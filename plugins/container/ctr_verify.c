@@ -165,6 +165,12 @@ int rb_ctr_plan(const rb_host_api *h, rb_op *op)
     int rc = rb_ctr_open_target(&e, h, op);
     if (rc < 0)
         return rc;
+    /* The engine is the target's identity; a pre-flight asks for nothing else. */
+    rc = rb_ctr_identity_check(&e, h->metadata(op));
+    if (rc < 0 || (h->op_flags(op) & RB_OP_PREFLIGHT)) {
+        rb_ctr_engine_close(&e);
+        return rc;
+    }
     rb_ctr_recorded_set set = {NULL, 0};
     rb_node *res = h->result(op);
     rb_node *changes = h->node_add_array(res, "changes");

@@ -173,6 +173,15 @@ int pg_keep_replaced(pg_target *t, PGconn *admin, const char *replaced);
 int pg_verify_run(pg_target *t);
 int pg_plan_run(pg_target *t);
 
+/* The identity of the live database (cluster system_identifier and
+ * database OID), recorded under "identity"; the check returns
+ * RB_ECONFLICT when the live database is of another lineage, unless
+ * RB_OP_FORCE is set. pg_identity_label marks a database rbhost swaps in
+ * as being of the live database's lineage. */
+int pg_identity_record(pg_target *t, PGconn *admin, rb_node *meta);
+int pg_identity_check(pg_target *t);
+int pg_identity_label(pg_target *t, PGconn *admin, const char *db, const char *snapshot_id);
+
 /* Milliseconds of a monotonic clock. */
 double pg_now_ms(void);
 

@@ -133,6 +133,8 @@ int pg_restore_dump(pg_target *t, PGconn *admin, const rb_node *meta)
     double restore_ms = pg_now_ms() - t0;
     int replaced = 0;
     if (!rc)
+        rc = pg_identity_label(t, admin, incoming, id);
+    if (!rc)
         rc = pg_swap_in(t, admin, incoming, keep, NULL, NULL, &replaced);
     if (rc) {
         char *q = pg_ident(admin, incoming);

@@ -192,6 +192,8 @@ static int pg_plan(const rb_host_api *host, rb_op *op)
     pg_target t;
     int rc = pg_target_open(&t, host, op, host->metadata(op));
     if (!rc)
+        rc = pg_identity_check(&t);
+    if (!rc && !(host->op_flags(op) & RB_OP_PREFLIGHT))
         rc = pg_plan_run(&t);
     pg_target_close(&t);
     return rc;

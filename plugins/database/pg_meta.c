@@ -35,7 +35,7 @@ int pg_meta_common(pg_target *t, PGconn *admin, rb_node *meta, const char *metho
              h->node_add_string(meta, "lc_collate", PQgetvalue(r, 0, 2)) &&
              h->node_add_string(meta, "lc_ctype", PQgetvalue(r, 0, 3));
     PQclear(r);
-    return ok ? 0 : RB_ENOMEM;
+    return ok ? pg_identity_record(t, admin, meta) : RB_ENOMEM;
 }
 
 int pg_meta_state(pg_target *t, PGconn *c, const char *db, const char *snapshot, rb_node *meta)

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,35 @@ typedef struct subtree_job {
     unsigned root;
     char rel[];
 } subtree_job;
+
+/* One index kept by rb_fs_diff_free_keep_index. */
+static pthread_mutex_t kept_mu = PTHREAD_MUTEX_INITIALIZER;
+static char kept_id[RB_BLOB_ID_SIZE];
+static rb_fs_index kept_ix;
+static int kept;
+
+/* Moves the kept index into ix when it is the one named id. */
+static int take_kept(const char *id, rb_fs_index *ix)
+{
+    pthread_mutex_lock(&kept_mu);
+    int hit = kept && !strcmp(kept_id, id);
+    if (hit) {
+        *ix = kept_ix;
+        memset(&kept_ix, 0, sizeof kept_ix);
+        kept = 0;
+    }
+    pthread_mutex_unlock(&kept_mu);
+    return hit;
+}
+
+void rb_fs_diff_drop_kept(void)
+{
+    pthread_mutex_lock(&kept_mu);
+    if (kept)
+        rb_fs_index_free(&kept_ix);
+    kept = 0;
+    pthread_mutex_unlock(&kept_mu);
+}
 
 const char *rb_fs_restore_target(const rb_host_api *host, rb_op *op)
 {
@@ -182,11 +212,12 @@ static void subtree_run(void *ctx, unsigned worker, void *arg)
     free(j);
 }
 
-/* Directories right below a root go to the workers; deeper ones are
- * walked by whoever found them. */
+/* Directories right below a root go to the workers; deeper ones too
+ * whenever a worker is idle (a big subtree met last would otherwise leave
+ * the others waiting), else they are walked by whoever found them. */
 static int descend(cmp *c, int sub, unsigned root, const char *rel)
 {
-    if (!c->pool || strchr(rel, '/'))
+    if (!c->pool)
         return compare_dir(c, sub, root, rel);
     size_t n = strlen(rel);
     subtree_job *j = malloc(sizeof *j + n + 1);
@@ -197,7 +228,12 @@ static int descend(cmp *c, int sub, unsigned root, const char *rel)
     j->fd = sub;
     j->root = root;
     memcpy(j->rel, rel, n + 1);
-    rb_fs_pool_submit(c->pool, j);
+    if (!strchr(rel, '/'))
+        rb_fs_pool_submit(c->pool, j);
+    else if (rb_fs_pool_offer(c->pool, j)) {
+        free(j);
+        return compare_dir(c, sub, root, rel);
+    }
     return 0;
 }
 
@@ -210,7 +246,11 @@ static int compare_dir(cmp *c, int dfd, unsigned root, const char *rel)
         close(dfd);
         return fs_fail(c, err, root, rel, "list");
     }
-    size_t rl = strlen(rel);
+    size_t rl = strlen(rel), at = rl ? rl + 1 : 0;
+    /* Each child's lookup hash continues this directory's. */
+    uint64_t state = rb_fs_path_hash_add(rb_fs_path_hash_start(root), rel, rl);
+    if (rl)
+        state = rb_fs_path_hash_add(state, "/", 1);
     char *child = NULL;
     size_t cap = 0;
     int rc = 0;
@@ -218,7 +258,7 @@ static int compare_dir(cmp *c, int dfd, unsigned root, const char *rel)
     while (!rc && !atomic_load(&c->fail.failed) && (errno = 0, de = readdir(dir))) {
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
             continue;
-        size_t need = rl + strlen(de->d_name) + 2;
+        size_t nl = strlen(de->d_name), need = at + nl + 1;
         if (need > cap) {
             char *nc = realloc(child, need + 64);
             if (!nc) {
@@ -227,8 +267,10 @@ static int compare_dir(cmp *c, int dfd, unsigned root, const char *rel)
             }
             child = nc;
             cap = need + 64;
+            memcpy(child, rel, rl);
+            child[rl] = '/';
         }
-        snprintf(child, cap, "%s%s%s", rel, rl ? "/" : "", de->d_name);
+        memcpy(child + at, de->d_name, nl + 1);
         if (rb_fs_config_excluded(&c->d->cfg, child))
             continue;
         struct stat st;
@@ -239,7 +281,8 @@ static int compare_dir(cmp *c, int dfd, unsigned root, const char *rel)
         }
         if (S_ISSOCK(st.st_mode))
             continue;
-        ptrdiff_t idx = rb_fs_index_find(&c->d->ix, root, child);
+        ptrdiff_t idx = rb_fs_index_find_hashed(&c->d->ix, root, child,
+                                                rb_fs_path_hash_add(state, de->d_name, nl));
         if (idx < 0) {
             rc = add_extra(c, root, child, &st);
             continue;
@@ -376,8 +419,12 @@ int rb_fs_diff_compute(const rb_host_api *host, rb_op *op, const char *to, rb_fs
         return host->error_set(RB_ECORRUPT, RB_ERRCLASS_STORE,
                                "snapshot %s records no index; it was not made by this backend",
                                host->op_snapshot_id(op));
-    rc = rb_fs_index_load(host, op, id, &d->ix);
-    if (rc)
+    if (strlen(id) >= sizeof d->index_id)
+        return host->error_set(RB_ECORRUPT, RB_ERRCLASS_STORE,
+                               "snapshot %s records an index id that is not a blob id",
+                               host->op_snapshot_id(op));
+    memcpy(d->index_id, id, strlen(id) + 1);
+    if (!take_kept(id, &d->ix) && (rc = rb_fs_index_load(host, op, id, &d->ix)))
         return rc;
     d->live = calloc(d->ix.count ? d->ix.count : 1, sizeof *d->live);
     d->bases = calloc(d->cfg.n_roots, sizeof *d->bases);
@@ -430,6 +477,21 @@ int rb_fs_diff_compute(const rb_host_api *host, rb_op *op, const char *to, rb_fs
         mark_parent(d, d->extras[i].root, d->extras[i].path);
     }
     return 0;
+}
+
+void rb_fs_diff_free_keep_index(rb_fs_diff *d)
+{
+    if (d->index_id[0] && d->ix.slots) {
+        pthread_mutex_lock(&kept_mu);
+        if (kept)
+            rb_fs_index_free(&kept_ix);
+        kept_ix = d->ix;
+        memcpy(kept_id, d->index_id, sizeof kept_id);
+        kept = 1;
+        pthread_mutex_unlock(&kept_mu);
+        memset(&d->ix, 0, sizeof d->ix);
+    }
+    rb_fs_diff_free(d);
 }
 
 void rb_fs_diff_free(rb_fs_diff *d)

@@ -61,12 +61,20 @@ typedef struct rb_fs_diff {
     uint64_t bytes[4];
     uint64_t extra_bytes;
     const char *target_dir; /* restore_to / --to, or NULL: in place */
+    char index_id[RB_BLOB_ID_SIZE];
 } rb_fs_diff;
 
 /* Loads the snapshot's index and compares the target tree with it.
  * `to` is the directory to restore into (NULL: in place). */
 int rb_fs_diff_compute(const rb_host_api *host, rb_op *op, const char *to, rb_fs_diff *d);
 void rb_fs_diff_free(rb_fs_diff *d);
+/* rb_fs_diff_free, but the loaded index is kept for the next
+ * rb_fs_diff_compute of the same snapshot in this process: a rollback
+ * verifies right after it restores, and the blob id names the index's
+ * content exactly, so loading it again would give the same index. */
+void rb_fs_diff_free_keep_index(rb_fs_diff *d);
+/* Frees a kept index (at unload). */
+void rb_fs_diff_drop_kept(void);
 
 /* "dir/name" of an entry below its base directory, in buf. */
 void rb_fs_diff_relpath(const rb_fs_diff *d, unsigned root, const char *path, char *buf, size_t n);

@@ -32,13 +32,31 @@ rb_fs_entry *rb_fs_index_append(rb_fs_index *ix)
     return e;
 }
 
+uint64_t rb_fs_path_hash_start(unsigned root)
+{
+    return 1469598103934665603ull ^ root;
+}
+
+uint64_t rb_fs_path_hash_add(uint64_t state, const char *s, size_t n)
+{
+    for (const unsigned char *p = (const unsigned char *)s, *end = p + n; p < end; p++)
+        state = (state ^ *p) * 1099511628211ull;
+    return state;
+}
+
+static uint64_t hash_final(uint64_t state)
+{
+    return state ^ (state >> 29);
+}
+
 static uint64_t path_hash(unsigned root, const char *path)
 {
-    uint64_t h = 1469598103934665603ull ^ root;
-    for (const unsigned char *p = (const unsigned char *)path; *p; p++)
-        h = (h ^ *p) * 1099511628211ull;
-    return h ^ (h >> 29);
+    return hash_final(rb_fs_path_hash_add(rb_fs_path_hash_start(root), path, strlen(path)));
 }
+
+/* A slot keeps the hash's high half beside the entry number, so a probe
+ * past other paths costs no string comparison. */
+#define SLOT_TAG(h) ((h) >> 32)
 
 int rb_fs_index_build_lookup(rb_fs_index *ix)
 {
@@ -52,25 +70,37 @@ int rb_fs_index_build_lookup(rb_fs_index *ix)
     ix->n_slots = n;
     for (size_t i = 0; i < ix->count; i++) {
         const rb_fs_entry *e = rb_fs_index_at(ix, i);
-        size_t s = path_hash(e->root, e->path) & (n - 1);
+        uint64_t h = path_hash(e->root, e->path);
+        size_t s = h & (n - 1);
         while (ix->slots[s])
             s = (s + 1) & (n - 1);
-        ix->slots[s] = (uint32_t)(i + 1);
+        ix->slots[s] = SLOT_TAG(h) << 32 | (uint64_t)(i + 1);
     }
     return 0;
 }
 
-ptrdiff_t rb_fs_index_find(const rb_fs_index *ix, unsigned root, const char *path)
+ptrdiff_t rb_fs_index_find_hashed(const rb_fs_index *ix, unsigned root, const char *path,
+                                  uint64_t state)
 {
     if (!ix->slots)
         return -1;
+    uint64_t h = hash_final(state), tag = SLOT_TAG(h);
     size_t mask = ix->n_slots - 1;
-    for (size_t s = path_hash(root, path) & mask; ix->slots[s]; s = (s + 1) & mask) {
-        const rb_fs_entry *e = rb_fs_index_at(ix, ix->slots[s] - 1);
+    for (size_t s = h & mask; ix->slots[s]; s = (s + 1) & mask) {
+        if (ix->slots[s] >> 32 != tag)
+            continue;
+        size_t i = (size_t)(ix->slots[s] & 0xffffffffu) - 1;
+        const rb_fs_entry *e = rb_fs_index_at(ix, i);
         if (e->root == root && !strcmp(e->path, path))
-            return (ptrdiff_t)ix->slots[s] - 1;
+            return (ptrdiff_t)i;
     }
     return -1;
+}
+
+ptrdiff_t rb_fs_index_find(const rb_fs_index *ix, unsigned root, const char *path)
+{
+    return rb_fs_index_find_hashed(
+        ix, root, path, rb_fs_path_hash_add(rb_fs_path_hash_start(root), path, strlen(path)));
 }
 
 void rb_fs_index_free(rb_fs_index *ix)

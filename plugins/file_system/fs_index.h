@@ -54,7 +54,7 @@ typedef struct rb_fs_index {
     rb_fs_entry **chunks; /* fixed-size chunks, so entry pointers stay valid */
     size_t n_chunks;
     size_t count;
-    uint32_t *slots; /* hash of (root, path) -> entry number + 1 */
+    uint64_t *slots; /* hash of (root, path): high 32 bits of the hash, entry number + 1 */
     size_t n_slots;
     rb_fs_arena arena;
 } rb_fs_index;
@@ -72,6 +72,14 @@ rb_fs_entry *rb_fs_index_append(rb_fs_index *ix);
 int rb_fs_index_build_lookup(rb_fs_index *ix);
 /* The entry number of (root, path), or -1. */
 ptrdiff_t rb_fs_index_find(const rb_fs_index *ix, unsigned root, const char *path);
+
+/* The lookup's hash, built a piece at a time: a walk extends its
+ * directory's state by "/" and a name instead of hashing whole paths. */
+uint64_t rb_fs_path_hash_start(unsigned root);
+uint64_t rb_fs_path_hash_add(uint64_t state, const char *s, size_t n);
+/* rb_fs_index_find with the state of (root, path) already computed. */
+ptrdiff_t rb_fs_index_find_hashed(const rb_fs_index *ix, unsigned root, const char *path,
+                                  uint64_t state);
 void rb_fs_index_free(rb_fs_index *ix);
 
 /* Streams the index into a new blob; id_out gets its id. */

@@ -2,6 +2,7 @@
  * xattrs and ACLs, links, sparse files) into the store and rolls them back
  * in place, touching only what differs. */
 #include "fs_backend.h"
+#include "fs_compare.h"
 #include "fs_config.h"
 
 const rb_host_api *rb_fs_host;
@@ -16,6 +17,7 @@ static int fs_init(const rb_host_api *host, void **state)
 static void fs_fini(void *state)
 {
     (void)state;
+    rb_fs_diff_drop_kept();
 }
 
 static int fs_snapshot(void *state, rb_op *op)

@@ -17,6 +17,7 @@ struct rb_fs_pool {
     pthread_cond_t not_full;
     void *queue[QUEUE];
     unsigned head, len;
+    unsigned active; /* jobs running */
     int closing;
     rb_fs_job_fn fn;
     void *ctx;
@@ -37,17 +38,21 @@ static void *worker_main(void *arg)
     unsigned id = ((worker_arg *)arg)->id;
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (!p->len && !p->closing)
+        /* A running job may still hand over more work: stay until none runs. */
+        while (!p->len && !(p->closing && !p->active))
             pthread_cond_wait(&p->not_empty, &p->mu);
         if (!p->len)
             break;
         void *job = p->queue[p->head];
         p->head = (p->head + 1) % QUEUE;
         p->len--;
+        p->active++;
         pthread_cond_signal(&p->not_full);
         pthread_mutex_unlock(&p->mu);
         p->fn(p->ctx, id, job);
         pthread_mutex_lock(&p->mu);
+        if (!--p->active && p->closing)
+            pthread_cond_broadcast(&p->not_empty);
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;
@@ -92,6 +97,19 @@ void rb_fs_pool_submit(rb_fs_pool *p, void *job)
     p->len++;
     pthread_cond_signal(&p->not_empty);
     pthread_mutex_unlock(&p->mu);
+}
+
+int rb_fs_pool_offer(rb_fs_pool *p, void *job)
+{
+    pthread_mutex_lock(&p->mu);
+    int idle = p->active + p->len < p->n_threads;
+    if (idle) {
+        p->queue[(p->head + p->len) % QUEUE] = job;
+        p->len++;
+        pthread_cond_signal(&p->not_empty);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return idle ? 0 : -1;
 }
 
 void rb_fs_pool_finish(rb_fs_pool *p)

@@ -16,6 +16,10 @@ unsigned rb_fs_pool_default_threads(void);
 int rb_fs_pool_start(rb_fs_pool **out, unsigned threads, rb_fs_job_fn fn, void *ctx);
 /* Queues a job; waits while the queue is full. */
 void rb_fs_pool_submit(rb_fs_pool *p, void *job);
+/* Queues a job only when a worker would otherwise wait for one; never
+ * waits. 0 when queued, -1 when the caller should do the job itself. Jobs
+ * may offer more work this way, even while the pool finishes. */
+int rb_fs_pool_offer(rb_fs_pool *p, void *job);
 /* Runs every queued job to its end, joins the threads and frees the pool. */
 void rb_fs_pool_finish(rb_fs_pool *p);
 

@@ -27,6 +27,15 @@ int rb_git_options_read(rb_op *op, rb_git_options *out);
 /* Opens the repository whose working tree is at `path`. Refuses bare
  * repositories; messages name the path. */
 int rb_git_repo_open(const char *path, git_repository **out);
+/* Keeps a repository a restore has just finished with, for the
+ * verification that follows in the same process: its index and objects
+ * are loaded already, and libgit2 re-reads the index only if the file
+ * changed on disk since. Takes ownership. */
+void rb_git_repo_keep(const char *path, git_repository *repo);
+/* rb_git_repo_open, returning the kept repository of `path` if there is one. */
+int rb_git_repo_reuse(const char *path, git_repository **out);
+/* Frees the kept repository (before libgit2 shuts down). */
+void rb_git_repo_drop_kept(void);
 /* RB_ELOCKED when another git process holds the index lock. */
 int rb_git_repo_check_lock(git_repository *repo, const char *path);
 /* RB_ECONFLICT naming the operation when a merge, rebase, cherry-pick,
@@ -94,6 +103,14 @@ size_t rb_git_submodules_compare(git_repository *repo, const rb_node *recorded,
  * (NULL: empty tree) to `array`, at most `limit`; returns the total count. */
 size_t rb_git_tree_changes(git_repository *repo, const git_oid *from, const git_oid *to,
                            rb_node *array, size_t limit);
+
+/* The lineage of the repository (an ancestor of the recorded commit),
+ * recorded at snapshot
+ * under "identity"; the check returns RB_ECONFLICT when the live
+ * repository is of another lineage, unless RB_OP_FORCE is set. Snapshots
+ * without an identity pass. */
+int rb_git_identity_record(git_repository *repo, const git_oid *commit, rb_node *meta);
+int rb_git_identity_check(git_repository *repo, rb_op *op, const char *repo_path);
 
 int rb_git_snapshot(void *state, rb_op *op);
 int rb_git_restore(void *state, rb_op *op);

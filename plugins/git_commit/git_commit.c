@@ -40,6 +40,7 @@ static int git_init(const rb_host_api *host, void **state)
 static void git_fini(void *state)
 {
     (void)state;
+    rb_git_repo_drop_kept();
     if (libgit2_ready)
         git_libgit2_shutdown();
 }

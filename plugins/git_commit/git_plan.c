@@ -38,6 +38,12 @@ int rb_git_plan(void *state, rb_op *op)
     if (!rc)
         rc = rb_git_repo_open(rec.repo_path, &repo);
     if (!rc)
+        rc = rb_git_identity_check(repo, op, rec.repo_path);
+    if (!rc && (h->op_flags(op) & RB_OP_PREFLIGHT)) {
+        git_repository_free(repo);
+        return 0;
+    }
+    if (!rc)
         rc = rb_git_recorded_target(repo, &rec, &target);
     if (!rc) {
         int err = rb_git_head_read(repo, &head);

@@ -1,5 +1,7 @@
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -31,6 +33,51 @@ int rb_git_repo_open(const char *path, git_repository **out)
                             path);
     }
     return 0;
+}
+
+static pthread_mutex_t kept_mu = PTHREAD_MUTEX_INITIALIZER;
+static char *kept_path;
+static git_repository *kept_repo;
+
+void rb_git_repo_keep(const char *path, git_repository *repo)
+{
+    char *copy = strdup(path);
+    pthread_mutex_lock(&kept_mu);
+    git_repository *old = kept_repo;
+    free(kept_path);
+    kept_path = copy;
+    kept_repo = copy ? repo : NULL;
+    pthread_mutex_unlock(&kept_mu);
+    git_repository_free(old);
+    if (!copy)
+        git_repository_free(repo);
+}
+
+int rb_git_repo_reuse(const char *path, git_repository **out)
+{
+    pthread_mutex_lock(&kept_mu);
+    git_repository *repo = kept_path && !strcmp(kept_path, path) ? kept_repo : NULL;
+    if (repo) {
+        kept_repo = NULL;
+        free(kept_path);
+        kept_path = NULL;
+    }
+    pthread_mutex_unlock(&kept_mu);
+    if (!repo)
+        return rb_git_repo_open(path, out);
+    *out = repo;
+    return 0;
+}
+
+void rb_git_repo_drop_kept(void)
+{
+    pthread_mutex_lock(&kept_mu);
+    git_repository *old = kept_repo;
+    kept_repo = NULL;
+    free(kept_path);
+    kept_path = NULL;
+    pthread_mutex_unlock(&kept_mu);
+    git_repository_free(old);
 }
 
 int rb_git_repo_check_lock(git_repository *repo, const char *path)

@@ -269,6 +269,9 @@ int rb_git_restore(void *state, rb_op *op)
     if (!rc)
         rc = rb_git_submodules_restore(repo, rec.repo_path, rec.submodules, h->result(op));
     rb_git_head_clear(&before);
-    git_repository_free(repo);
+    if (!rc)
+        rb_git_repo_keep(rec.repo_path, repo);
+    else
+        git_repository_free(repo);
     return rc;
 }

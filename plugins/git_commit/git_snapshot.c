@@ -232,6 +232,8 @@ int rb_git_snapshot(void *state, rb_op *op)
                             on_branch && live_dirty);
     if (!rc && !on_branch)
         rc = record_other_checkout(meta, &head);
+    if (!rc)
+        rc = rb_git_identity_record(repo, &commit, meta);
     if (!rc) {
         rb_node *subs = h->node_add_array(meta, "submodules");
         rc = subs ? rb_git_submodules_record(repo, subs) : RB_ENOMEM;

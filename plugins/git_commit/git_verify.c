@@ -73,7 +73,7 @@ int rb_git_verify(void *state, rb_op *op)
     if (!rc)
         rc = rb_git_recorded_read(op, &rec);
     if (!rc)
-        rc = rb_git_repo_open(rec.repo_path, &repo);
+        rc = rb_git_repo_reuse(rec.repo_path, &repo);
     if (!rc) {
         int err = rb_git_head_read(repo, &head);
         if (err < 0)

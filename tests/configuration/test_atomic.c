@@ -162,10 +162,11 @@ Test(cfg_atomic, directory_replaced_by_a_file_refuses_before_any_change)
     int code;
     cJSON *rec = cft_rollback(&t, "s", &code);
     cr_assert_eq(code, 6, "execute-rollback exited %d, expected 6", code);
+    /* Refused by the pre-flight every rollback starts with: the backend's
+     * plan finds the conflict before anything is touched. */
     const char *err = cft_str(rec, "error", NULL);
-    char *sub = cft_path(&t, "conf/sub");
-    cr_assert(err && strstr(err, sub) && strstr(err, "move it away"), "%s", err ? err : "");
-    free(sub);
+    cr_assert(err && strstr(err, "nothing was changed") && strstr(err, "something else now"), "%s",
+              err ? err : "");
     cJSON_Delete(rec);
     cft_expect(&t, "conf/a.conf", "a2\n");
     cft_expect(&t, "conf/sub", "not a directory\n");

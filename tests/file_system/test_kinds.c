@@ -221,3 +221,29 @@ Test(fs_kinds, several_paths_and_a_single_file)
     free(a);
     free(lone);
 }
+
+/* Many files with several names each: every name comes back as a link to
+ * the same inode, however many such files the tree holds. */
+Test(fs_kinds, hundreds_of_hard_linked_files_round_trip, .timeout = 120)
+{
+    fst_sh("cd '%s' && mkdir a b && for i in $(seq 600); do echo $i > a/f$i && "
+           "ln a/f$i b/g$i; done",
+           t.tree);
+    char *before = fst_manifest(t.tree);
+    char *cfg = fst_config(&t);
+    cJSON *resp;
+    cJSON *meta = fst_snapshot(&t, "links", cfg, &resp);
+    cr_assert_eq(fst_num(meta, "counts", "hardlinks", NULL), 600);
+    cJSON_Delete(resp);
+    fst_sh("cd '%s' && rm b/g1 && echo changed > a/f2 && rm a/f3 && ln b/g4 b/extra", t.tree);
+    int code;
+    cJSON *rec = fst_rollback(&t, "links", NULL, &code);
+    cr_assert_eq(code, 0, "rollback exited %d", code);
+    cJSON_Delete(rec);
+    fst_expect_manifest(t.tree, before, "after rollback");
+    rbt_run r = rbt_sh("stat -c %%i '%s/a/f7' '%s/b/g7' | uniq | wc -l", t.tree, t.tree);
+    cr_assert_eq(atoi(r.out), 1, "a/f7 and b/g7 are one inode again");
+    rbt_run_free(&r);
+    free(before);
+    free(cfg);
+}

@@ -12,9 +12,14 @@ build=(build-essential cmake pkg-config git ca-certificates
 # podman's Docker-API service with runc, busybox for container images and
 # a tiny HTTP server, acl/attr for file metadata, e2fsprogs for chattr,
 # openssl for a TLS endpoint, util-linux for setpriv/runuser.
+# nginx: the site tests/watch deploys, breaks and has `rbhost watch` roll
+# back (run by the test itself on loopback; the package's service is not used).
 test=(postgresql postgresql-client mariadb-server mariadb-client podman runc
       busybox-static uidmap acl attr e2fsprogs openssl util-linux procps
-      binutils file tar)
+      binutils file tar nginx
+      # A single-node Ceph (monitor, memstore OSD, RADOS Gateway): the S3
+      # endpoint of tests/s3 and tools/bench/s3.sh (tests/servers/ceph.sh).
+      ceph-mon ceph-osd radosgw ceph-common)
 # The peers the benchmarks compare against.
 bench=(restic borgbackup rsync time hyperfine)
 

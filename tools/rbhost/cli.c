@@ -16,7 +16,7 @@ rb_ctx *rb_cli_ctx(rb_cli *cli)
         .plugin_dirs = cli->plugin_dirs,
         .plugin_dir_count = cli->plugin_dir_count,
         .verbosity = cli->verbosity,
-        .progress = isatty(2) || cli->verbosity > 0,
+        .progress = cli->verbosity >= 0,
         .command = cli->command_line,
     };
     if (rb_ctx_new(&cli->ctx, &o) < 0)
@@ -116,7 +116,13 @@ int rb_cli_finish(rb_cli *cli, int rc, cJSON *response, void (*human)(const cJSO
     } else if (response && human) {
         human(response);
     }
-    cJSON_Delete(response);
+    /* The audit log names the ids a state-changing command touched. */
+    if (cli->audited && response) {
+        cJSON_Delete(cli->outcome);
+        cli->outcome = response;
+    } else {
+        cJSON_Delete(response);
+    }
     if (fflush(stdout) != 0 && rc == 0) {
         perror("rbhost: stdout");
         return RB_EXIT_FAILED;

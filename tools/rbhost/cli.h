@@ -31,6 +31,8 @@ typedef struct rb_cli {
     /* Defaults from rbhost.conf (or built in); a command-line flag wins. */
     int confirmation_required; /* execute-rollback asks on a terminal */
     int dry_run_default;       /* execute-rollback only plans unless told to act */
+    int audited;               /* the command changes state: its run goes to the audit log */
+    cJSON *outcome;            /* its response, kept by rb_cli_finish for the audit log */
 } rb_cli;
 
 typedef struct rb_command {
@@ -41,6 +43,9 @@ typedef struct rb_command {
 } rb_command;
 
 extern const rb_command rb_commands[];
+/* Names of the commands that change state (NULL-terminated): each run of
+ * one is recorded in the store's audit log. */
+extern const char *const rb_audited_commands[];
 
 /* The context, created on first use (so --help needs no store). */
 rb_ctx *rb_cli_ctx(rb_cli *cli);

@@ -179,6 +179,11 @@ static void print_status(const cJSON *r)
            "content\n",
            n(st, "snapshots"), n(st, "rollbacks"), n(st, "blobs"), n(st, "stored_bytes"),
            n(st, "original_bytes"));
+    const cJSON *p;
+    cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(r, "pending_rollbacks"))
+        printf("PENDING: rollback %s to snapshot %s was interrupted (%s); "
+               "`rbhost execute-rollback --resume` finishes it, `--resume --revert` undoes it\n",
+               s(p, "rollback_id"), s(p, "snapshot_id"), s(p, "phase"));
     printf("backends:\n");
     const cJSON *b;
     cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(r, "backends")) print_backend(b, 0);

@@ -1,6 +1,7 @@
 /* create-snapshot, delete-snapshot, show-snapshot */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -22,12 +23,16 @@ static void print_created(const cJSON *r)
 
 int rb_cmd_create_snapshot(rb_cli *cli, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"id", required_argument, 0, 'i'},     {"type", required_argument, 0, 't'},
-        {"config", required_argument, 0, 'c'}, {"spec", required_argument, 0, 's'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+    static const struct option opts[] = {{"id", required_argument, 0, 'i'},
+                                         {"type", required_argument, 0, 't'},
+                                         {"config", required_argument, 0, 'c'},
+                                         {"spec", required_argument, 0, 's'},
+                                         {"jobs", required_argument, 0, 'j'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     const char *id = NULL, *type = NULL, *config = NULL, *spec = NULL;
-    int c;
+    int c, jobs = 0;
+    char *end;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -43,13 +48,21 @@ int rb_cmd_create_snapshot(rb_cli *cli, int argc, char **argv)
         case 's':
             spec = optarg;
             break;
+        case 'j':
+            jobs = (int)strtol(optarg, &end, 10);
+            if (*end || jobs < 1 || jobs > 1024) {
+                fprintf(stderr, "rbhost: --jobs takes a number from 1 to 1024, not '%s'\n", optarg);
+                return rb_cli_usage(rb_cli_find("create-snapshot"), 1);
+            }
+            break;
         case 'h':
             return rb_cli_usage(rb_cli_find("create-snapshot"), 0);
         default:
             return rb_cli_usage(rb_cli_find("create-snapshot"), 1);
         }
     }
-    if (optind < argc || !id || (spec && (type || config)) || (!spec && (!type || !config))) {
+    if (optind < argc || !id || (spec && (type || config)) || (!spec && (!type || !config)) ||
+        (jobs && !spec)) {
         fprintf(stderr, "rbhost: create-snapshot needs --id and either --type with --config, or "
                         "--spec\n");
         return rb_cli_usage(rb_cli_find("create-snapshot"), 1);
@@ -67,7 +80,7 @@ int rb_cmd_create_snapshot(rb_cli *cli, int argc, char **argv)
     if (rc == 0 && !ctx)
         rc = rb_error_last()->code;
     if (rc == 0)
-        rc = spec ? rb_snapshot_create_set(ctx, id, doc, &response)
+        rc = spec ? rb_snapshot_create_set_jobs(ctx, id, doc, jobs, &response)
                   : rb_snapshot_create(ctx, id, type, doc, &response);
     cJSON_Delete(doc);
     if (rc && cli->json && !response)

@@ -7,6 +7,8 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "rb_audit.h"
+#include "rb_conf.h"
 
 static rb_cli *cli_for_signals;
 
@@ -38,6 +40,8 @@ static void usage(FILE *f)
                "                     /var/lib/rbhost for root, ~/.local/state/rbhost otherwise)\n"
                "  --plugin-dir DIR   search DIR for backends first (repeatable); then\n"
                "                     $RBHOST_PLUGIN_PATH, then the installed backends\n"
+               "  --config-file FILE read FILE after /etc/rbhost/rbhost.conf and\n"
+               "                     ~/.config/rbhost/rbhost.conf (default $RBHOST_CONFIG)\n"
                "  --json             print exactly one JSON document on stdout\n"
                "  -q, --quiet        only errors on stderr\n"
                "  -v, --verbose      more on stderr (twice: debug)\n"
@@ -65,30 +69,83 @@ static int usage_failed(const rb_cli *cli, const char *message)
     return RB_EXIT_USAGE;
 }
 
-static char *join_args(int argc, char **argv)
+/* Settings from rbhost.conf where neither a flag nor the environment gave
+ * one: flag > environment > config file > built-in default. */
+static void apply_conf(rb_cli *cli, const rb_conf *conf, char **conf_dirs)
 {
-    size_t len = 1;
-    for (int i = 0; i < argc; i++)
-        len += strlen(argv[i]) + 1;
-    char *s = malloc(len);
-    if (!s)
-        return NULL;
-    s[0] = '\0';
-    for (int i = 0; i < argc; i++) {
-        strcat(s, argv[i]);
-        if (i + 1 < argc)
-            strcat(s, " ");
+    const char *env = getenv("RBHOST_STORE");
+    if (!cli->store && !(env && *env))
+        cli->store = rb_conf_get_string(conf, "store");
+    env = getenv("RBHOST_PLUGIN_PATH");
+    const char *list = rb_conf_get_string(conf, "plugin_dirs");
+    if (cli->plugin_dir_count == 0 && !(env && *env) && list && (*conf_dirs = strdup(list))) {
+        size_t n = 1;
+        for (const char *p = list; *p; p++)
+            n += *p == ':';
+        const char **dirs = realloc(cli->plugin_dirs, (n + 1) * sizeof *dirs);
+        if (dirs) {
+            cli->plugin_dirs = dirs;
+            char *save = NULL;
+            for (char *tok = strtok_r(*conf_dirs, ":", &save); tok;
+                 tok = strtok_r(NULL, ":", &save))
+                dirs[cli->plugin_dir_count++] = tok;
+        }
     }
-    return s;
+    rb_conf_get_bool(conf, "confirmation_required", &cli->confirmation_required);
+    rb_conf_get_bool(conf, "dry_run_default", &cli->dry_run_default);
+}
+
+/* A state-changing command, run for real (not asked for its --help). */
+static int audited(const rb_command *cmd, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return 0;
+    for (const char *const *name = rb_audited_commands; *name; name++)
+        if (!strcmp(*name, cmd->name))
+            return 1;
+    return 0;
+}
+
+static char **copy_args(int argc, char **argv)
+{
+    char **copy = calloc((size_t)argc + 1, sizeof *copy);
+    for (int i = 0; copy && i < argc; i++) {
+        if (!(copy[i] = strdup(argv[i]))) {
+            while (i-- > 0)
+                free(copy[i]);
+            free(copy);
+            return NULL;
+        }
+    }
+    return copy;
+}
+
+static void record_audit(rb_cli *cli, int argc, char **argv, int exit_code)
+{
+    char error[1024] = "";
+    if (exit_code == RB_EXIT_USAGE)
+        snprintf(error, sizeof error, "wrong or missing options");
+    else if (exit_code != RB_EXIT_OK)
+        snprintf(error, sizeof error, "%s", rb_error_last()->message);
+    rb_audit_event ev = {argc, argv, exit_code, error, cli->outcome};
+    rb_ctx *ctx = rb_cli_ctx(cli);
+    if (!ctx || rb_audit_record(ctx, &ev) < 0)
+        fprintf(stderr, "rbhost: warning: %s\n", rb_error_last()->message);
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"store", required_argument, 0, 's'}, {"plugin-dir", required_argument, 0, 'p'},
-        {"json", no_argument, 0, 'j'},        {"quiet", no_argument, 0, 'q'},
-        {"verbose", no_argument, 0, 'v'},     {"help", no_argument, 0, 'h'},
-        {"version", no_argument, 0, 'V'},     {0, 0, 0, 0}};
+    static const struct option opts[] = {{"store", required_argument, 0, 's'},
+                                         {"plugin-dir", required_argument, 0, 'p'},
+                                         {"json", no_argument, 0, 'j'},
+                                         {"quiet", no_argument, 0, 'q'},
+                                         {"verbose", no_argument, 0, 'v'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {"version", no_argument, 0, 'V'},
+                                         {"config-file", required_argument, 0, 'c'},
+                                         {0, 0, 0, 0}};
+    const char *config_file = getenv("RBHOST_CONFIG");
     rb_cli cli = {.confirmation_required = 1};
     const char **dirs = calloc((size_t)argc + 1, sizeof *dirs);
     if (!dirs)
@@ -103,6 +160,9 @@ int main(int argc, char **argv)
             break;
         case 'p':
             dirs[cli.plugin_dir_count++] = optarg;
+            break;
+        case 'c':
+            config_file = optarg;
             break;
         case 'j':
             cli.json = 1;
@@ -142,13 +202,31 @@ int main(int argc, char **argv)
                  argv[optind]);
         return usage_failed(&cli, message);
     }
-    cli.command_line = join_args(argc - optind, argv + optind);
+    /* rbhost.conf: read before anything else, so that a broken file stops
+     * every command instead of some of them quietly ignoring it. */
+    rb_conf *conf = NULL;
+    char *conf_dirs = NULL;
+    int conf_rc = rb_conf_load(&conf, config_file && *config_file ? config_file : NULL);
+    if (conf_rc) {
+        free(dirs);
+        return rb_cli_finish(&cli, conf_rc, NULL, NULL);
+    }
+    rb_conf_set_active(conf);
+    apply_conf(&cli, conf, &conf_dirs);
+    cli.audited = audited(cmd, argc - optind, argv + optind);
+    /* The lock note names the command; it must not carry a password. */
+    cli.command_line = rb_audit_command_line(argc - optind, argv + optind);
     cli_for_signals = &cli;
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* getopt_long reorders a command's arguments: the audit log records
+     * them as given. */
+    int cmd_argc = argc - optind;
+    char **cmd_argv = argv + optind;
+    char **given = cli.audited ? copy_args(cmd_argc, cmd_argv) : NULL;
     int rc = cmd->run(&cli, argc - optind, argv + optind);
     if (rc == RB_EXIT_USAGE) {
         char message[160];
@@ -157,8 +235,16 @@ int main(int argc, char **argv)
         usage_failed(&cli, message);
     }
     cli_for_signals = NULL;
+    if (cli.audited)
+        record_audit(&cli, cmd_argc, given ? given : cmd_argv, rc);
+    for (int i = 0; given && i < cmd_argc; i++)
+        free(given[i]);
+    free(given);
+    cJSON_Delete(cli.outcome);
     rb_ctx_free(cli.ctx);
     free(cli.command_line);
-    free(dirs);
+    free(cli.plugin_dirs); /* `dirs`, or what apply_conf made of it */
+    free(conf_dirs);
+    rb_conf_free(conf);
     return rc;
 }

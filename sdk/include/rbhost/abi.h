@@ -7,7 +7,7 @@
 #define RBHOST_ABI_H
 
 #define RB_ABI_MAJOR 1
-#define RB_ABI_MINOR 0
+#define RB_ABI_MINOR 1
 
 /* Current versions of the structs that cross the boundary. A struct's
  * version goes up by one each time fields are appended to it. */

@@ -42,6 +42,10 @@ typedef enum rb_log_level {
 #define RB_OP_FORCE   0x1u /* the user passed --force: a backend may skip a refusal */
 #define RB_OP_DRY_RUN 0x2u /* nothing may change (plan is always called this way) */
 #define RB_OP_SAFETY  0x4u /* this snapshot is the safety snapshot taken before a rollback */
+/* plan is the pre-flight of a real rollback: only whether the target may be
+ * rolled back (is it still the one recorded?) matters, not the changes. A
+ * backend that ignores this flag does its whole plan, which is as correct. */
+#define RB_OP_PREFLIGHT 0x8u
 
 typedef struct rb_host_api {
     /* --- version 1 --- */
