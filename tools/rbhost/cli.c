@@ -1,5 +1,6 @@
 #include "cli.h"
 
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,4 +144,29 @@ const rb_command *rb_cli_find(const char *name)
         if (!strcmp(c->name, name))
             return c;
     return NULL;
+}
+
+int rb_cli_run_with_id(rb_cli *cli, int argc, char **argv, const char *name,
+                       int (*op)(rb_ctx *ctx, const char *id, cJSON **response),
+                       void (*human)(const cJSON *response))
+{
+    static const struct option opts[] = {
+        {"id", required_argument, 0, 'i'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *id = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'i')
+            id = optarg;
+        else
+            return rb_cli_usage(rb_cli_find(name), c != 'h');
+    }
+    if (optind < argc || !id) {
+        fprintf(stderr, "rbhost: %s needs --id\n", name);
+        return rb_cli_usage(rb_cli_find(name), 1);
+    }
+    cJSON *response = NULL;
+    rb_ctx *ctx = rb_cli_ctx(cli);
+    int rc = ctx ? op(ctx, id, &response) : rb_error_last()->code;
+    return rb_cli_finish(cli, rc, response, human);
 }

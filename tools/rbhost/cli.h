@@ -56,6 +56,11 @@ int rb_cli_json_arg(const char *arg, const char *what, cJSON **out);
  * frees the response, and returns the exit code for `rc`. */
 int rb_cli_finish(rb_cli *cli, int rc, cJSON *response, void (*human)(const cJSON *response));
 int rb_cli_exit_code(int rc);
+/* A command whose only option is --id: parses it, runs `op` and finishes
+ * with `human` (verify, diff). */
+int rb_cli_run_with_id(rb_cli *cli, int argc, char **argv, const char *name,
+                       int (*op)(rb_ctx *ctx, const char *id, cJSON **response),
+                       void (*human)(const cJSON *response));
 /* Prints a command's usage to stdout (help) or stderr (error). */
 int rb_cli_usage(const rb_command *cmd, int error);
 /* getopt_long over a command's arguments; "help" is handled by the caller. */

@@ -49,25 +49,5 @@ static void print_diff(const cJSON *r)
 
 int rb_cmd_diff(rb_cli *cli, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"id", required_argument, 0, 'i'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    const char *id = NULL;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'i')
-            id = optarg;
-        else if (c == 'h')
-            return rb_cli_usage(rb_cli_find("diff"), 0);
-        else
-            return rb_cli_usage(rb_cli_find("diff"), 1);
-    }
-    if (optind < argc || !id) {
-        fprintf(stderr, "rbhost: diff needs --id\n");
-        return rb_cli_usage(rb_cli_find("diff"), 1);
-    }
-    cJSON *response = NULL;
-    rb_ctx *ctx = rb_cli_ctx(cli);
-    int rc = ctx ? rb_snapshot_diff(ctx, id, &response) : rb_error_last()->code;
-    return rb_cli_finish(cli, rc, response, print_diff);
+    return rb_cli_run_with_id(cli, argc, argv, "diff", rb_snapshot_diff, print_diff);
 }

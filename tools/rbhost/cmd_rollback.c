@@ -311,25 +311,5 @@ static void print_verify(const cJSON *r)
 
 int rb_cmd_verify(rb_cli *cli, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"id", required_argument, 0, 'i'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    const char *id = NULL;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'i')
-            id = optarg;
-        else if (c == 'h')
-            return rb_cli_usage(rb_cli_find("verify"), 0);
-        else
-            return rb_cli_usage(rb_cli_find("verify"), 1);
-    }
-    if (optind < argc || !id) {
-        fprintf(stderr, "rbhost: verify needs --id\n");
-        return rb_cli_usage(rb_cli_find("verify"), 1);
-    }
-    cJSON *response = NULL;
-    rb_ctx *ctx = rb_cli_ctx(cli);
-    int rc = ctx ? rb_snapshot_verify(ctx, id, &response) : rb_error_last()->code;
-    return rb_cli_finish(cli, rc, response, print_verify);
+    return rb_cli_run_with_id(cli, argc, argv, "verify", rb_snapshot_verify, print_verify);
 }
