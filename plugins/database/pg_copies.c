@@ -88,19 +88,7 @@ int pg_drop_database(pg_target *t, PGconn *admin, const char *name)
  * closes it to connections so nothing changes it by accident. */
 int pg_seal_copy(pg_target *t, PGconn *admin, const char *name, const char *snapshot_id)
 {
-    char *q = pg_ident(admin, name);
-    char note[300];
-    snprintf(note, sizeof note, "rbhost snapshot %s of database %s", snapshot_id, t->live);
-    char *lit = PQescapeLiteral(admin, note, strlen(note));
-    int rc;
-    if (!q || !lit) {
-        rc = t->host->error_set(RB_ENOMEM, RB_ERRCLASS_NOMEMORY, "out of memory");
-    } else {
-        char sql[800];
-        snprintf(sql, sizeof sql, "COMMENT ON DATABASE %s IS %s", q, lit);
-        rc = pg_exec(t, admin, "labelling a snapshot copy", sql);
-    }
-    PQfreemem(q);
-    PQfreemem(lit);
+    /* The same label the identity check accepts after a swap. */
+    int rc = pg_identity_label(t, admin, name, snapshot_id);
     return rc ? rc : pg_sessions_allow(t, admin, name, 0);
 }

@@ -64,7 +64,7 @@ int pg_identity_label(pg_target *t, PGconn *admin, const char *db, const char *s
     } else {
         char sql[800];
         snprintf(sql, sizeof sql, "COMMENT ON DATABASE %s IS %s", q, lit);
-        rc = pg_exec(t, admin, "labelling the restored database", sql);
+        rc = pg_exec(t, admin, "labelling a database rbhost keeps or swaps in", sql);
     }
     PQfreemem(q);
     PQfreemem(lit);
